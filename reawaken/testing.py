@@ -1,0 +1,114 @@
+"""Synthetic runs in store schema v1, for tests and examples whose answers are known by hand.
+
+:func:`synthetic_run` builds the same Dataset layout a real run writes (from
+:func:`reawaken.store.schema.run_template`) and fills it with the arrays you give.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from reawaken.store.schema import SCHEMA_VERSION, StoreLayout, run_template
+
+__all__ = ["synthetic_config", "synthetic_run"]
+
+
+def synthetic_config(
+    num_docs: int, steps_per_doc: int, num_epochs: int, **overrides: Any
+) -> dict[str, Any]:
+    """A resolved-config dict like the one a real run stores in ``attrs["config"]``.
+
+    ``overrides`` are dotted keys, e.g. ``**{"model.name": "pythia-1b", "seed": 2}``.
+    """
+    config: dict[str, Any] = {
+        "seed": 0,
+        "model": {"name": "synthetic", "revision": "main", "pretrained": True},
+        "data": {"source": "synthetic", "num_docs": num_docs, "context_length": 8},
+        "schedule": {"order": "cyclic", "steps_per_doc": steps_per_doc, "num_epochs": num_epochs},
+        "optimizer": {"name": "sgd", "lr": 1e-3},
+        "evaluation": {"every": "step"},
+    }
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        node = config
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return config
+
+
+def synthetic_run(
+    loss: np.ndarray,
+    *,
+    steps_per_doc: int,
+    order: np.ndarray | None = None,
+    num_epochs: int | None = None,
+    snapshot_steps: np.ndarray | None = None,
+    arrays: Mapping[str, np.ndarray] | None = None,
+    config: Mapping[str, Any] | None = None,
+    status: str = "completed",
+    completed_steps: int | None = None,
+) -> xr.Dataset:
+    """A schema-v1 run Dataset whose ``loss`` (step, doc) is the array you give.
+
+    ``order`` (epoch, cycle_position) defaults to cyclic 0..T-1 in every epoch;
+    ``snapshot_steps`` defaults to every document boundary. ``arrays`` fills other variables
+    (e.g. ``activation``, ``weight_sketch``, ``train_loss``) and sizes their extra dims from
+    the arrays' shapes.
+
+    Examples
+    --------
+    >>> T, M, E = 2, 1, 2
+    >>> ds = synthetic_run(np.zeros((E * T * M + 1, T)), steps_per_doc=M, num_epochs=E)
+    >>> ds.trained_doc.values.tolist()
+    [-1, 0, 1, 0, 1]
+    """
+    loss = np.asarray(loss, dtype=np.float32)
+    steps, num_docs = loss.shape
+    if order is None:
+        if num_epochs is None:
+            num_epochs = (steps - 1) // (num_docs * steps_per_doc)
+        order = np.tile(np.arange(num_docs), (num_epochs, 1))
+    order = np.asarray(order)
+    if order.shape[0] * order.shape[1] * steps_per_doc + 1 != steps:
+        raise ValueError(
+            f"loss has {steps} steps; order {order.shape} with steps_per_doc={steps_per_doc} "
+            f"needs {order.shape[0] * order.shape[1] * steps_per_doc + 1}"
+        )
+    if snapshot_steps is None:
+        snapshot_steps = np.arange(0, steps, steps_per_doc)
+    arrays = dict(arrays or {})
+    activation = arrays.get("activation")
+    sketch = arrays.get("weight_sketch", arrays.get("grad_sketch"))
+    weight = arrays.get("weight")
+    layout = StoreLayout(
+        order=order,
+        steps_per_doc=steps_per_doc,
+        n_tokens=np.full(num_docs, 8),
+        source_ids=[f"doc-{i}" for i in range(num_docs)],
+        snapshot_steps=np.asarray(snapshot_steps),
+        activation_layers=list(range(activation.shape[2])) if activation is not None else [],
+        hidden_size=activation.shape[3] if activation is not None else 0,
+        sketch_size=sketch.shape[-1] if sketch is not None else 0,
+        grad_sketch="grad_sketch" in arrays,
+        weight_size=weight.shape[1] if weight is not None else 0,
+        num_heldout_docs=arrays["heldout_loss"].shape[1] if "heldout_loss" in arrays else 0,
+        token_loss="token_loss" in arrays,
+    )
+    epochs, docs = order.shape
+    attrs = {
+        "schema_version": SCHEMA_VERSION,
+        "config": json.dumps(dict(config or synthetic_config(docs, steps_per_doc, epochs))),
+        "status": status,
+        "completed_steps": steps - 1 if completed_steps is None else completed_steps,
+    }
+    ds = run_template(layout, attrs).compute()
+    ds["loss"].values[:] = loss
+    for name, values in arrays.items():
+        ds[name].values[:] = values
+    return ds
