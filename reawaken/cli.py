@@ -1,0 +1,193 @@
+"""The ``reawaken`` command line: parse, call the package, print. No logic lives here.
+
+Heavy imports (torch, transformers) happen inside the commands that need them, so
+``reawaken --help``, ``ls`` and ``show`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from reawaken.errors import ConfigError, ReawakenError, RunFailed
+
+__all__ = ["main"]
+
+RUN_EXAMPLES = """examples:
+  reawaken run                                   # CPU demo: built-in model and corpus, ~1 min
+  reawaken run --preset paper/pythia-1b          # the paper's main run (GPU, network)
+  reawaken run --set model.name=EleutherAI/pythia-410m --set data.source=cnn_dailymail \\
+      --set data.text_field=article --set data.dataset_config=3.0.0
+  reawaken run my.yaml --set schedule.steps_per_doc=20 --name m20 --overwrite
+"""
+
+
+def _default_name(preset: str | None, config_file: str | None) -> str:
+    stem = Path(config_file).stem if config_file else Path(preset or "default").name
+    return f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def _format_score(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def _headline(path: Path) -> dict[str, Any]:
+    """Headline numbers of one stored run, read through the analysis layer."""
+    from reawaken.analysis import summary
+    from reawaken.store import open_run
+
+    table = summary(open_run(path))
+    return {name: table[name].item() for name in table.data_vars if table[name].ndim == 0}
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from reawaken.config import load_config
+
+    config = load_config(args.config, preset=args.preset, overrides=args.set, seed=args.seed)
+    name = args.name or _default_name(args.preset, args.config)
+    store_path = Path(args.out) / f"{name}.zarr"
+    from reawaken.train import run_experiment
+
+    result = run_experiment(
+        config, store_path, overwrite=args.overwrite, progress=not args.quiet,
+        preset=args.preset or ("" if args.config else "default"),
+    )
+    numbers = _headline(result.path)
+    print(f"\nrun completed in {result.wall_seconds:.0f} s: {result.path}")
+    print(
+        f"  mean recovery score (last epoch): {_format_score(numbers.get('mean_recovery_score'))}"
+        f"   paper RS(E-1): {_format_score(numbers.get('paper_recovery_score'))}"
+    )
+    print("next:")
+    print(f"  reawaken show {result.path}")
+    print("  panel serve apps/            # then open http://localhost:5006/apps")
+    print(f"  python -c \"import reawaken; print(reawaken.open_run('{result.path}'))\"")
+    return 0
+
+
+def command_presets(args: argparse.Namespace) -> int:
+    from reawaken.config import available_presets, preset_description
+
+    names = available_presets()
+    width = max(len(n) for n in names)
+    for name in names:
+        print(f"{name:<{width}}  {preset_description(name)}")
+    return 0
+
+
+def _run_row(path: Path) -> list[str]:
+    from reawaken.store.reader import read_attrs, run_config
+
+    try:
+        attrs = read_attrs(path)
+        config = run_config(attrs)
+        numbers = _headline(path)
+    except (ReawakenError, ValueError) as error:
+        return [path.stem, "damaged", "", str(error)[:60], "", ""]
+    schedule, data = config.get("schedule", {}), config.get("data", {})
+    shape = f"{data.get('num_docs')}/{schedule.get('steps_per_doc')}/{schedule.get('num_epochs')}"
+    return [
+        path.stem,
+        str(attrs.get("status")),
+        f"{100 * numbers.get('progress', 0):.0f}%",
+        str(config.get("model", {}).get("name")),
+        shape,
+        _format_score(numbers.get("mean_recovery_score")),
+    ]
+
+
+def command_ls(args: argparse.Namespace) -> int:
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise ConfigError(f"no runs folder at {folder}")
+    stores = sorted(folder.glob("*.zarr"))
+    if not stores:
+        print(f"no runs in {folder}; start one with: reawaken run")
+        return 0
+    rows = [["run", "status", "progress", "model", "T/M/E", "score"]]
+    rows += [_run_row(path) for path in stores]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return 0
+
+
+def command_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from reawaken.store.reader import read_attrs, run_config
+
+    path = Path(args.run)
+    attrs = read_attrs(path)
+    numbers = _headline(path)
+    print(f"run: {path}")
+    for key in ("status", "reason", "completed_steps", "created", "finished", "device",
+                "model_source", "model_revision", "num_parameters"):
+        if attrs.get(key) not in (None, ""):
+            print(f"  {key}: {attrs[key]}")
+    print("summary:")
+    for key, value in numbers.items():
+        print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    print("config:")
+    print("  " + yaml.safe_dump(run_config(attrs), sort_keys=False).replace("\n", "\n  ").rstrip())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reawaken",
+        description="Anticipatory recovery in cyclic fine-tuning (Yang et al. 2024).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run one cyclic fine-tuning experiment into runs/NAME.zarr",
+        epilog=RUN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("config", nargs="?", help="YAML config file (default: the CPU demo preset)")
+    run.add_argument("--preset", help="a shipped preset (see `reawaken presets`)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override one config key, e.g. schedule.steps_per_doc=10 (repeatable)")
+    run.add_argument("--out", default="runs", help="folder for the run store (default: runs/)")
+    run.add_argument("--name", help="store name: OUT/NAME.zarr (default: preset + timestamp)")
+    run.add_argument("--seed", type=int, help="seed for init, document choice and order")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=command_run)
+
+    presets = commands.add_parser("presets", help="list the shipped presets")
+    presets.set_defaults(func=command_presets)
+
+    ls = commands.add_parser("ls", help="list runs with status, progress, model and score")
+    ls.add_argument("dir", nargs="?", default="runs", help="runs folder (default: runs/)")
+    ls.set_defaults(func=command_ls)
+
+    show = commands.add_parser("show", help="print one run's config and summary")
+    show.add_argument("run", help="path to RUN.zarr")
+    show.set_defaults(func=command_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``reawaken`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RunFailed as error:
+        print(f"reawaken: {error}", file=sys.stderr)
+        return 130 if str(error).startswith("interrupted") else 1
+    except ReawakenError as error:
+        print(f"reawaken: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reawaken: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

@@ -1,0 +1,129 @@
+"""Read raw documents from the bundled corpus, local files or a Hugging Face dataset.
+
+Each reader returns only the documents it is asked for (by index), so a 287k-article dataset
+such as cnn_dailymail is never read or tokenised whole.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reawaken.config import LOCAL_DATA_SUFFIXES, DataConfig
+from reawaken.errors import ConfigError
+
+__all__ = ["RawDocument", "builtin_corpus_path", "read_source"]
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One untokenised document and where it came from."""
+
+    source_id: str
+    text: str
+
+
+def builtin_corpus_path() -> Path:
+    """The bundled offline corpus: docstrings of Python's standard library (PSF licence)."""
+    return Path(str(resources.files("reawaken.data") / "assets" / "corpus.jsonl"))
+
+
+def _read_jsonl(path: Path, text_field: str) -> list[RawDocument]:
+    documents = []
+    with path.open() as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ConfigError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
+            if text_field not in record:
+                raise ConfigError(
+                    f"{path}, line {number}: no field {text_field!r} (set data.text_field; "
+                    f"fields here: {', '.join(record)})"
+                )
+            source_id = str(record.get("id", f"{path.name}:{number}"))
+            documents.append(RawDocument(source_id, str(record[text_field])))
+    return documents
+
+
+def _read_local(path: Path, text_field: str) -> list[RawDocument]:
+    if path.is_dir():
+        files = sorted(path.glob("*.txt"))
+        if not files:
+            raise ConfigError(f"data.source folder {path} holds no .txt files")
+        return [RawDocument(f.name, f.read_text()) for f in files]
+    if path.suffix in (".jsonl", ".json"):
+        return _read_jsonl(path, text_field)
+    if path.suffix == ".txt":
+        blocks = [b.strip() for b in path.read_text().split("\n\n")]
+        return [RawDocument(f"{path.name}:{i}", b) for i, b in enumerate(b for b in blocks if b)]
+    raise ConfigError(
+        f"data.source {path} has an unknown format; use one of {', '.join(LOCAL_DATA_SUFFIXES)} "
+        "or a folder of .txt files"
+    )
+
+
+def _choose(count: int, wanted: int, config: DataConfig, seed: int) -> np.ndarray:
+    if wanted > count:
+        raise ConfigError(
+            f"config key 'data.num_docs' asks for {wanted} documents but {config.source!r} "
+            f"has only {count}"
+        )
+    if config.selection == "first":
+        return np.arange(wanted)
+    return np.random.default_rng(seed).choice(count, size=wanted, replace=False)
+
+
+def _load_hf_dataset(config: DataConfig) -> Any:
+    import datasets
+
+    try:
+        source = str(Path(config.source).expanduser())
+        return datasets.load_dataset(source, config.dataset_config, split=config.split)
+    except Exception as error:
+        raise ConfigError(
+            f"cannot load Hugging Face dataset {config.source!r} (config "
+            f"{config.dataset_config!r}, split {config.split!r}): {error}"
+        ) from error
+
+
+def read_source(config: DataConfig, wanted: int, seed: int) -> list[RawDocument]:
+    """The ``wanted`` documents chosen from ``config.source`` (seeded, without replacement).
+
+    ``source`` is ``builtin``, a .jsonl/.txt file, a folder of .txt files (one document
+    each), a Hugging Face dataset name (``cnn_dailymail``) or a folder of data files that
+    ``datasets.load_dataset`` reads (a local copy of a hub dataset).
+
+    Examples
+    --------
+    >>> from reawaken.config import DataConfig
+    >>> docs = read_source(DataConfig(selection="first"), wanted=2, seed=0)
+    >>> docs[0].source_id
+    'python-stdlib:abc'
+    """
+    source = config.source
+    local = Path(source).expanduser()
+    if source == "builtin":
+        pool = _read_jsonl(builtin_corpus_path(), "text")
+    elif local.is_file() or (local.is_dir() and any(local.glob("*.txt"))):
+        pool = _read_local(local, config.text_field)
+    else:  # a hub dataset name, or a folder of data files (a local copy of a hub dataset)
+        dataset = _load_hf_dataset(config)
+        if config.text_field not in dataset.column_names:
+            raise ConfigError(
+                f"dataset {source!r} has no field {config.text_field!r} (set data.text_field; "
+                f"fields: {', '.join(dataset.column_names)})"
+            )
+        chosen = _choose(len(dataset), wanted, config, seed)
+        rows = dataset.select(chosen.tolist())
+        ids = rows["id"] if "id" in rows.column_names else [str(i) for i in chosen]
+        return [RawDocument(str(i), t) for i, t in zip(ids, rows[config.text_field], strict=True)]
+    chosen = _choose(len(pool), wanted, config, seed)
+    return [pool[i] for i in chosen]

@@ -1,0 +1,107 @@
+"""Create a run store at full size and write it region by region while a run goes on.
+
+Order of writes is what keeps readers safe: data first, then ``completed_steps``, so the
+attribute never claims steps whose data is not on disk. Chunks are atomic files (zarr >= 3.1
+writes a temporary file and renames it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from reawaken.errors import StoreError
+from reawaken.store.schema import STATUSES
+
+__all__ = ["RunWriter", "ensure_writable"]
+
+
+def ensure_writable(path: str | Path, *, overwrite: bool) -> Path:
+    """Refuse to replace an existing store unless ``overwrite`` is set (checked before any work)."""
+    path = Path(path)
+    if path.suffix != ".zarr":
+        raise StoreError(f"run store path {path} must end in .zarr")
+    if path.exists() and not overwrite:
+        raise StoreError(
+            f"run store {path} already exists; pass --overwrite to replace it or --name to "
+            "write a new one"
+        )
+    return path
+
+
+class RunWriter:
+    """Writes one run's store; every method leaves the store readable and its attrs true."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.group = zarr.open_group(str(self.path), mode="r+", zarr_format=3)
+
+    @classmethod
+    def create(
+        cls, path: str | Path, template: xr.Dataset, *, overwrite: bool = False
+    ) -> RunWriter:
+        """Lay out every array of ``template`` at full size (NaN-filled, nothing computed)."""
+        path = ensure_writable(path, overwrite=overwrite)
+        if path.exists():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        encoding: dict[str, dict[str, Any]] = {}
+        for name, variable in template.data_vars.items():
+            fill = np.nan if np.issubdtype(variable.dtype, np.floating) else -1
+            encoding[str(name)] = {"fill_value": fill}
+        attrs = {
+            **template.attrs,
+            "status": "running",
+            "completed_steps": 0,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        template.assign_attrs(attrs).to_zarr(
+            str(path), mode="w", compute=False, zarr_format=3, consolidated=False,
+            encoding=encoding,
+        )
+        return cls(path)
+
+    def write_steps(self, start: int, arrays: Mapping[str, np.ndarray]) -> None:
+        """Write rows ``start : start + len`` of step-indexed variables."""
+        for name, values in arrays.items():
+            self.group[name][start : start + len(values)] = values
+
+    def write_snapshot(self, index: int, arrays: Mapping[str, np.ndarray]) -> None:
+        for name, values in arrays.items():
+            self.group[name][index] = values
+
+    def write_array(self, name: str, values: np.ndarray) -> None:
+        self.group[name][...] = values
+
+    def set_progress(self, completed_steps: int) -> None:
+        """Record that every step up to ``completed_steps`` is on disk (call after the data)."""
+        self.group.attrs["completed_steps"] = int(completed_steps)
+
+    def update_attrs(self, **attrs: Any) -> None:
+        self.group.attrs.update(attrs)
+
+    def mark(self, status: str, reason: str | None = None) -> None:
+        """Set the run's status (``completed``, ``failed``, ``interrupted``) and why."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        attrs: dict[str, Any] = {
+            "status": status,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        if reason is not None:
+            attrs["reason"] = reason
+        self.group.attrs.update(attrs)
+        if status == "completed":
+            # Consolidate only once the run stops changing (readers of a running store
+            # must not see stale consolidated metadata).
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Consolidated metadata")
+                zarr.consolidate_metadata(str(self.path), zarr_format=3)

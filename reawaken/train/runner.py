@@ -1,0 +1,276 @@
+"""The cyclic run: set up model, documents and store, then train block by block.
+
+The loop in :meth:`CyclicRun.train` reads top to bottom: pick the block's document, take M
+steps, evaluate, snapshot, write. Everything else is one named call.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from reawaken.config import RunConfig
+from reawaken.data import DocumentSet, load_documents
+from reawaken.errors import ConfigError, RunFailed
+from reawaken.models import LoadedModel, load_model
+from reawaken.schedule import training_order
+from reawaken.store.schema import SCHEMA_VERSION, StoreLayout, run_template
+from reawaken.store.writer import RunWriter, ensure_writable
+from reawaken.train.evaluate import evaluate_documents, make_batches
+from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches, weight_size
+from reawaken.train.steps import BlockBuffer, build_optimizer, train_step
+
+__all__ = ["CyclicRun", "RunResult", "run_experiment"]
+
+SKETCH_SEED_OFFSET = 7919  # the sketch's seed differs from the run's, yet follows from it
+
+
+@dataclass(frozen=True)
+class RunResult:
+    path: Path
+    status: str
+    completed_steps: int
+    wall_seconds: float
+
+
+def _versions() -> dict[str, str]:
+    import transformers
+    import xarray
+    import zarr
+
+    from reawaken import __version__
+
+    return {
+        "reawaken": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "xarray": xarray.__version__,
+        "zarr": zarr.__version__,
+    }
+
+
+def _resolve_layers(layers: tuple[int, ...], num_layers: int) -> list[int]:
+    resolved = []
+    for layer in layers:
+        index = layer if layer >= 0 else num_layers + 1 + layer
+        if not 0 <= index <= num_layers:
+            raise ConfigError(
+                f"config key 'probes.activation_layers': layer {layer} is out of range for a "
+                f"model with {num_layers} blocks (use 0..{num_layers} or -1 for the final one)"
+            )
+        resolved.append(index)
+    return resolved
+
+
+def snapshot_steps(config: RunConfig) -> np.ndarray:
+    """Steps after which a snapshot is taken (always step 0, unless snapshots are off)."""
+    steps_per_doc, num_docs = config.schedule.steps_per_doc, config.data.num_docs
+    total = config.schedule.num_epochs * num_docs * steps_per_doc
+    every = {"doc": steps_per_doc, "epoch": steps_per_doc * num_docs}.get(
+        config.probes.snapshot_every
+    )
+    return np.arange(0, total + 1, every) if every else np.array([], dtype=np.int64)
+
+
+class CyclicRun:
+    """One run's model, documents, order and store; :meth:`train` does the work."""
+
+    def __init__(self, config: RunConfig, loaded: LoadedModel, documents: DocumentSet,
+                 writer: RunWriter, order: np.ndarray, layers: list[int]) -> None:
+        self.config = config
+        self.model = loaded.model
+        self.device = loaded.device
+        self.documents = documents
+        self.writer = writer
+        self.order = order
+        self.layers = layers
+        self.steps_per_doc = config.schedule.steps_per_doc
+        self.examples = [torch.tensor([ids], device=self.device) for ids in documents.input_ids]
+        self.batches = make_batches(
+            documents, pad_id=loaded.pad_id, device=self.device,
+            batch_size=config.evaluation.batch_size,
+        )
+        self.snapshot_steps = snapshot_steps(config)
+        self.snapshot_set = {int(s) for s in self.snapshot_steps}
+        probes = config.probes
+        self.sketch = (
+            CountSketch(self.model, size=probes.sketch_size,
+                        seed=config.seed + SKETCH_SEED_OFFSET)
+            if probes.sketch_size and len(self.snapshot_steps) else None
+        )
+        self.initial = [p.detach().clone() for p in self.model.parameters()] if self.sketch else []
+        self.completed_steps = 0
+
+    def evaluate(self, *, with_activations: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return evaluate_documents(
+            self.model, self.batches,
+            layers=self.layers if with_activations else (),
+            chunk_tokens=self.config.evaluation.chunk_tokens,
+            autocast=self.config.model.autocast,
+        )
+
+    def snapshot(self, activation: torch.Tensor | None) -> dict[str, np.ndarray]:
+        """The probes at the current weights, as host arrays named as in the store."""
+        arrays: dict[str, torch.Tensor] = {}
+        if activation is not None:
+            arrays["activation"] = activation
+        if self.sketch is not None:
+            change = (p - p0 for p, p0 in zip(self.model.parameters(), self.initial, strict=True))
+            arrays["weight_sketch"] = self.sketch(change)
+            if self.config.probes.grad_sketch:
+                arrays["grad_sketch"] = gradient_sketches(self.model, self.examples, self.sketch)
+        if self.config.probes.weights:
+            arrays["weight"] = copy_weights(self.model, self.config.probes.weights)
+        return {name: values.cpu().numpy() for name, values in arrays.items()}
+
+    def write_start(self) -> None:
+        """Step 0: every document's loss (and snapshot 0) before any update."""
+        loss, activation = self.evaluate(with_activations=len(self.snapshot_steps) > 0)
+        self.writer.write_steps(0, {"loss": loss.cpu().numpy()[None]})
+        if len(self.snapshot_steps):
+            self.writer.write_snapshot(0, self.snapshot(activation))
+
+    def blocks(self) -> Iterator[tuple[int, int, int]]:
+        """(epoch, cycle_position, doc) of each document block, in training order."""
+        for epoch, row in enumerate(self.order):
+            for position, doc in enumerate(row):
+                yield epoch, position, int(doc)
+
+    def train(self, progress: tqdm) -> None:
+        """The cyclic loop: M steps on each block's document, evaluating as configured."""
+        every_step = self.config.evaluation.every == "step"
+        optimizer = build_optimizer(self.model, self.config.optimizer)
+        step = 0
+        for epoch, position, doc in self.blocks():
+            if self.config.optimizer.reset_per_doc and step:
+                optimizer = build_optimizer(self.model, self.config.optimizer)
+            block = BlockBuffer(self.steps_per_doc, len(self.documents))
+            for grad_step in range(self.steps_per_doc):
+                block.record_update(grad_step, *train_step(self.model, optimizer,
+                                                           self.examples[doc]))
+                step += 1
+                last = grad_step == self.steps_per_doc - 1
+                snapshot_due = last and step in self.snapshot_set
+                if every_step or last:
+                    loss, activation = self.evaluate(with_activations=snapshot_due)
+                    block.record_loss(grad_step, loss)
+            snapshot = self.snapshot(activation) if snapshot_due else None
+            self.write_block(step - self.steps_per_doc + 1, block, snapshot)
+            block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)
+            progress.update(self.steps_per_doc)
+            progress.set_postfix(epoch=f"{epoch + 1}/{len(self.order)}", doc=doc,
+                                 pos=position, train=f"{block.last_train_loss:.3f}",
+                                 eval=f"{block.last_mean_loss:.3f}", refresh=False)
+
+    def write_block(self, first_step: int, block: BlockBuffer,
+                    snapshot: dict[str, np.ndarray] | None) -> None:
+        """Data first, then ``completed_steps``: the attribute never runs ahead of the data."""
+        self.writer.write_steps(first_step, block.to_numpy())
+        if snapshot is not None:
+            index = int(np.searchsorted(self.snapshot_steps, first_step + self.steps_per_doc - 1))
+            self.writer.write_snapshot(index, snapshot)
+        self.completed_steps = first_step + self.steps_per_doc - 1
+        self.writer.set_progress(self.completed_steps)
+
+
+def _layout(config: RunConfig, loaded: LoadedModel, documents: DocumentSet,
+            order: np.ndarray, layers: list[int]) -> StoreLayout:
+    probes = config.probes
+    snapshots = snapshot_steps(config)
+    return StoreLayout(
+        order=order,
+        steps_per_doc=config.schedule.steps_per_doc,
+        n_tokens=documents.n_tokens,
+        source_ids=list(documents.source_ids),
+        snapshot_steps=snapshots,
+        activation_layers=layers if len(snapshots) else [],
+        hidden_size=loaded.model.config.hidden_size,
+        sketch_size=probes.sketch_size if len(snapshots) else 0,
+        grad_sketch=probes.grad_sketch and bool(probes.sketch_size),
+        weight_size=weight_size(loaded.model, probes.weights) if len(snapshots) else 0,
+    )
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Let SIGTERM (cluster schedulers, ``kill``) stop a run like Ctrl-C does."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_experiment(
+    config: RunConfig,
+    store_path: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    preset: str | None = None,
+) -> RunResult:
+    """Run the cyclic fine-tuning experiment of ``config`` and write ``store_path``.
+
+    Bad configuration fails before the store is created; once it exists, any stop (error,
+    non-finite loss, Ctrl-C, SIGTERM) marks it ``failed`` or ``interrupted`` with the reason
+    and keeps every step written so far.
+    """
+    started = time.perf_counter()
+    store_path = ensure_writable(store_path, overwrite=overwrite)
+    torch.manual_seed(config.seed)
+    loaded = load_model(config.model, seed=config.seed)
+    documents = load_documents(config.data, loaded.tokenize, config.seed)
+    order = training_order(config.schedule, len(documents), config.seed)
+    layers = _resolve_layers(config.probes.activation_layers, loaded.model.config.num_hidden_layers)
+    layout = _layout(config, loaded, documents, order, layers)
+    attrs = {
+        "schema_version": SCHEMA_VERSION,
+        "config": config.to_json(),
+        "preset": preset or "",
+        "seed": config.seed,
+        "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
+        "versions": _versions(),
+        **loaded.info,
+    }
+    writer = RunWriter.create(store_path, run_template(layout, attrs), overwrite=overwrite)
+    run = CyclicRun(config, loaded, documents, writer, order, layers)
+    total = layout.num_steps - 1
+    bar = tqdm(total=total, unit="step", desc=store_path.stem, disable=not progress,
+               dynamic_ncols=True)
+    try:
+        with _sigterm_as_interrupt(), bar:
+            writer.write_array("tokens", documents.token_matrix())
+            run.write_start()
+            run.train(bar)
+    except KeyboardInterrupt as stop:
+        reason = f"interrupted ({stop or 'SIGINT'}) after {run.completed_steps} of {total} steps"
+        writer.mark("interrupted", reason)
+        raise RunFailed(f"{reason}; the store keeps them: {store_path}") from None
+    except RunFailed as error:
+        writer.mark("failed", str(error))
+        raise RunFailed(f"{error}; steps written so far are kept in {store_path}") from None
+    except Exception as error:
+        reason = f"{type(error).__name__}: {error}"
+        if isinstance(error, torch.cuda.OutOfMemoryError):
+            reason += " (lower evaluation.batch_size or context length)"
+        writer.mark("failed", reason)
+        raise RunFailed(f"run failed at step {run.completed_steps}: {reason}; "
+                        f"steps written so far are kept in {store_path}") from error
+    writer.mark("completed")
+    return RunResult(store_path, "completed", run.completed_steps, time.perf_counter() - started)

@@ -1,0 +1,104 @@
+"""One gradient step, the optimiser factory, and the per-block buffer of step results.
+
+Results stay on the device inside a block and cross to the host once per block, so a GPU run
+does not stall on a host sync after every step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel
+
+from reawaken.config import OptimizerConfig
+from reawaken.errors import RunFailed
+
+__all__ = ["BlockBuffer", "build_optimizer", "train_step"]
+
+
+def build_optimizer(model: PreTrainedModel, config: OptimizerConfig) -> torch.optim.Optimizer:
+    """A fresh optimiser over the trainable parameters (SGD without momentum by default)."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if config.name == "sgd":
+        return torch.optim.SGD(
+            parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    optimizer_class = torch.optim.Adam if config.name == "adam" else torch.optim.AdamW
+    return optimizer_class(parameters, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def train_step(
+    model: PreTrainedModel, optimizer: torch.optim.Optimizer, input_ids: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """One update on one document; returns (loss before the update, gradient norm, lr)."""
+    model.train()
+    loss = model(input_ids=input_ids, labels=input_ids).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(
+        [p for p in model.parameters() if p.grad is not None], max_norm=math.inf
+    )
+    lr = float(optimizer.param_groups[0]["lr"])
+    optimizer.step()
+    return loss.detach(), grad_norm.detach(), lr
+
+
+class BlockBuffer:
+    """Step results of one document block (M steps), written to the store in one go."""
+
+    def __init__(self, steps_per_doc: int, num_docs: int) -> None:
+        self.steps_per_doc = steps_per_doc
+        self.num_docs = num_docs
+        self.train_loss: list[torch.Tensor] = []
+        self.grad_norm: list[torch.Tensor] = []
+        self.lr: list[float] = []
+        self.losses: dict[int, torch.Tensor] = {}
+        self._arrays: dict[str, np.ndarray] | None = None
+
+    def record_update(self, grad_step: int, loss: torch.Tensor, grad_norm: torch.Tensor,
+                      lr: float) -> None:
+        self.train_loss.append(loss)
+        self.grad_norm.append(grad_norm)
+        self.lr.append(lr)
+
+    def record_loss(self, grad_step: int, loss: torch.Tensor) -> None:
+        self.losses[grad_step] = loss
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """Arrays for the block's M rows; loss rows not evaluated stay NaN."""
+        if self._arrays is None:
+            loss = np.full((self.steps_per_doc, self.num_docs), np.nan, dtype=np.float32)
+            for grad_step, values in self.losses.items():
+                loss[grad_step] = values.float().cpu().numpy()
+            self._arrays = {
+                "loss": loss,
+                "train_loss": torch.stack(self.train_loss).float().cpu().numpy(),
+                "grad_norm": torch.stack(self.grad_norm).float().cpu().numpy(),
+                "lr": np.asarray(self.lr, dtype=np.float32),
+            }
+        return self._arrays
+
+    @property
+    def last_train_loss(self) -> float:
+        return float(self.to_numpy()["train_loss"][-1])
+
+    @property
+    def last_mean_loss(self) -> float:
+        return float(np.nanmean(self.to_numpy()["loss"][-1]))
+
+    def raise_if_not_finite(self, first_step: int, doc: int, epoch: int) -> None:
+        """Stop the run at the first NaN/inf training or evaluation loss, naming the step."""
+        arrays = self.to_numpy()
+        bad_train = ~np.isfinite(arrays["train_loss"])
+        evaluated = [g for g in sorted(self.losses)]
+        bad_eval = ~np.isfinite(arrays["loss"][evaluated]).all(axis=1)
+        bad = [int(i) for i in np.flatnonzero(bad_train)]
+        bad += [evaluated[int(i)] for i in np.flatnonzero(bad_eval)]
+        if bad:
+            step = first_step + min(bad)
+            raise RunFailed(
+                f"non-finite loss at step {step} (document {doc}, epoch {epoch}); the "
+                f"optimiser diverged: lower optimizer.lr (now {self.lr[0]:g})"
+            )

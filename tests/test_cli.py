@@ -1,0 +1,117 @@
+"""The command line end to end: run, ls, show, presets, overwrite protection, live readers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reawaken
+from reawaken.cli import main
+from reawaken.errors import StoreError
+
+
+@pytest.fixture
+def tiny_args(tiny_model_dir: Path, tiny_corpus: Path) -> list[str]:
+    return [
+        "--set", f"model.name={tiny_model_dir}", "--set", f"data.source={tiny_corpus}",
+        "--set", "data.text_field=article", "--set", "data.num_docs=3",
+        "--set", "data.context_length=24", "--set", "schedule.steps_per_doc=2",
+        "--set", "schedule.num_epochs=3", "--set", "optimizer.name=sgd",
+        "--set", "optimizer.lr=0.5", "--set", "probes.sketch_size=8",
+    ]  # fmt: skip
+
+
+def test_run_writes_the_named_store_and_prints_a_summary(
+    tiny_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    assert main(["run", *tiny_args, "--out", str(out), "--name", "demo", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out / 'demo.zarr'}" in printed
+    assert "mean recovery score (last epoch):" in printed
+    assert f"reawaken show {out / 'demo.zarr'}" in printed
+    assert reawaken.open_run(out / "demo.zarr").attrs["status"] == "completed"
+
+    assert main(["ls", str(out)]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split() == ["run", "status", "progress", "model", "T/M/E", "score"]
+    assert listing[1].split()[:3] == ["demo", "completed", "100%"]
+    assert "3/2/3" in listing[1]
+
+    assert main(["show", str(out / "demo.zarr")]) == 0
+    shown = capsys.readouterr().out
+    assert "status: completed" in shown and "steps_per_doc: 2" in shown
+
+
+def test_existing_store_is_never_overwritten_without_the_flag(
+    tiny_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "keep.zarr"
+    store.mkdir()
+    (store / "precious").write_text("data")
+    status = main(["run", *tiny_args, "--out", str(tmp_path), "--name", "keep", "--quiet"])
+    assert status == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert (store / "precious").read_text() == "data"
+    assert main(["run", *tiny_args, "--out", str(tmp_path), "--name", "keep", "--quiet",
+                 "--overwrite"]) == 0
+    assert not (store / "precious").exists()
+
+
+def test_presets_lists_each_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("default") and "CPU demo" in line for line in lines)
+
+
+def test_show_of_a_foreign_folder_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "x.zarr").mkdir()
+    assert main(["show", str(tmp_path / "x.zarr")]) == 2
+    assert "is not a run store: it has no zarr.json" in capsys.readouterr().err
+
+
+def test_reader_sees_consistent_data_while_the_run_is_written(
+    tiny_args: list[str], tmp_path: Path
+) -> None:
+    store = tmp_path / "live.zarr"
+    longer = [*tiny_args, "--set", "schedule.num_epochs=12"]
+    command = [sys.executable, "-m", "reawaken", "run", *longer, "--out", str(tmp_path),
+               "--name", "live", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    seen_running = 0
+    try:
+        while process.poll() is None:
+            try:
+                ds = reawaken.open_run(store)
+            except StoreError:
+                time.sleep(0.02)  # not created yet
+                continue
+            done = ds.attrs["completed_steps"]
+            loss = ds.loss.values
+            assert loss.shape == (12 * 3 * 2 + 1, 3)  # full size from the start
+            assert np.isfinite(loss[: done + 1]).all(), f"NaN at or before step {done}"
+            seen_running += ds.attrs["status"] == "running"
+    finally:
+        process.kill() if process.poll() is None else None
+        stderr = process.communicate()[1].decode()
+    assert process.returncode == 0, stderr
+    assert seen_running >= 3
+    assert reawaken.open_run(store).attrs["status"] == "completed"
+
+
+def test_cli_help_does_not_import_torch() -> None:
+    code = "import sys; from reawaken.cli import build_parser; build_parser(); " \
+           "print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
