@@ -47,15 +47,43 @@ def _headline(path: Path) -> dict[str, Any]:
 def command_run(args: argparse.Namespace) -> int:
     from reawaken.config import load_config
 
+    if args.resume:
+        return _resume(args)
     config = load_config(args.config, preset=args.preset, overrides=args.set, seed=args.seed)
     name = args.name or _default_name(args.preset, args.config)
     store_path = Path(args.out) / f"{name}.zarr"
     from reawaken.train import run_experiment
 
     result = run_experiment(
-        config, store_path, overwrite=args.overwrite, progress=not args.quiet,
+        config,
+        store_path,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
         preset=args.preset or ("" if args.config else "default"),
     )
+    _print_result(result)
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from reawaken.config import load_config
+    from reawaken.train import resume_experiment
+
+    given = args.config or args.preset or args.set or args.seed is not None
+    config = (
+        load_config(args.config, preset=args.preset, overrides=args.set, seed=args.seed)
+        if given
+        else None
+    )
+    result = resume_experiment(args.resume, config, progress=not args.quiet)
+    if result.wall_seconds == 0:
+        print(f"{result.path} is already completed; nothing to resume")
+        return 0
+    _print_result(result)
+    return 0
+
+
+def _print_result(result: Any) -> None:
     numbers = _headline(result.path)
     print(f"\nrun completed in {result.wall_seconds:.0f} s: {result.path}")
     print(
@@ -66,7 +94,6 @@ def command_run(args: argparse.Namespace) -> int:
     print(f"  reawaken show {result.path}")
     print("  panel serve apps/            # then open http://localhost:5006/apps")
     print(f"  python -c \"import reawaken; print(reawaken.open_run('{result.path}'))\"")
-    return 0
 
 
 def command_presets(args: argparse.Namespace) -> int:
@@ -125,8 +152,17 @@ def command_show(args: argparse.Namespace) -> int:
     attrs = read_attrs(path)
     numbers = _headline(path)
     print(f"run: {path}")
-    for key in ("status", "reason", "completed_steps", "created", "finished", "device",
-                "model_source", "model_revision", "num_parameters"):
+    for key in (
+        "status",
+        "reason",
+        "completed_steps",
+        "created",
+        "finished",
+        "device",
+        "model_source",
+        "model_revision",
+        "num_parameters",
+    ):
         if attrs.get(key) not in (None, ""):
             print(f"  {key}: {attrs[key]}")
     print("summary:")
@@ -137,6 +173,44 @@ def command_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_check(args: argparse.Namespace) -> int:
+    from reawaken.store.check import check_run
+
+    failures = 0
+    for run in args.runs:
+        problems = check_run(run)
+        failures += bool(problems)
+        if problems:
+            print(f"{run}: {len(problems)} problem(s)")
+            for problem in problems:
+                print(f"  - {problem}")
+        else:
+            print(f"{run}: ok")
+    return 1 if failures else 0
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from reawaken.sweep import (
+        describe_runs,
+        expand,
+        format_table,
+        load_sweep,
+        run_sweep,
+        sweep_states,
+    )
+
+    spec = load_sweep(args.sweep)
+    if args.dry_run:
+        print(describe_runs(spec, expand(spec)))
+        return 0
+    if args.status:
+        print(format_table(sweep_states(spec)))
+        return 0
+    result = run_sweep(spec, executor=args.executor, jobs=args.jobs, address=args.address)
+    print(f"\n{result.summary()}")
+    return 1 if result.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reawaken",
@@ -145,19 +219,35 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
-        "run", help="run one cyclic fine-tuning experiment into runs/NAME.zarr",
-        epilog=RUN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run",
+        help="run one cyclic fine-tuning experiment into runs/NAME.zarr",
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("config", nargs="?", help="YAML config file (default: the CPU demo preset)")
     run.add_argument("--preset", help="a shipped preset (see `reawaken presets`)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override one config key, e.g. schedule.steps_per_doc=10 (repeatable)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. schedule.steps_per_doc=10 (repeatable)",
+    )
     run.add_argument("--out", default="runs", help="folder for the run store (default: runs/)")
     run.add_argument("--name", help="store name: OUT/NAME.zarr (default: preset + timestamp)")
     run.add_argument("--seed", type=int, help="seed for init, document choice and order")
     run.add_argument("--overwrite", action="store_true", help="replace an existing store")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--resume",
+        metavar="RUN.zarr",
+        help="continue an interrupted or failed run from its last checkpoint",
+    )
     run.set_defaults(func=command_run)
+
+    check = commands.add_parser("check", help="validate a run store and report its problems")
+    check.add_argument("runs", nargs="+", metavar="RUN", help="path(s) to RUN.zarr")
+    check.set_defaults(func=command_check)
 
     presets = commands.add_parser("presets", help="list the shipped presets")
     presets.set_defaults(func=command_presets)
@@ -169,6 +259,25 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print one run's config and summary")
     show.add_argument("run", help="path to RUN.zarr")
     show.set_defaults(func=command_show)
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a grid of runs from a sweep file, skipping completed ones (docs/sweeps.md)",
+    )
+    sweep.add_argument("sweep", metavar="SWEEP", help="sweep YAML file, or a shipped sweep name")
+    sweep.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local processes (default) or Ray tasks",
+    )
+    sweep.add_argument("--jobs", type=int, default=1, help="local runs at a time (default 1)")
+    sweep.add_argument("--address", help="Ray cluster: auto, HEAD:6379 (default: a local one)")
+    sweep.add_argument("--status", action="store_true", help="print the runs' states and exit")
+    sweep.add_argument(
+        "--dry-run", action="store_true", help="list the runs and their config overrides and exit"
+    )
+    sweep.set_defaults(func=command_sweep)
     return parser
 
 
@@ -190,4 +299,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

@@ -117,6 +117,13 @@ class ProbeConfig(_Section):
     grad_sketch: bool = False
 
 
+class CheckpointConfig(_Section):
+    every: Literal["auto", "doc", "epoch", "never"] = Field(
+        "auto", description="auto: every document below 100M parameters, else every epoch"
+    )
+    keep: int = Field(2, ge=1, description="newest checkpoints kept")
+
+
 class RunConfig(_Section):
     """The whole configuration of one run (see the README for every key)."""
 
@@ -127,6 +134,7 @@ class RunConfig(_Section):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     probes: ProbeConfig = Field(default_factory=ProbeConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
 
     def to_json(self) -> str:
         """The resolved configuration as the JSON stored in a run's attributes."""
@@ -150,7 +158,8 @@ def available_presets() -> list[str]:
     True
     """
     root = _presets_root()
-    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))
+    names = (p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))
+    return sorted(name for name in names if not name.startswith("sweeps/"))  # sweep files
 
 
 def preset_path(name: str) -> Path:
@@ -252,12 +261,12 @@ def _check_paths(config: RunConfig) -> None:
             "(give a folder written by save_pretrained, or a hub id like EleutherAI/pythia-70m)"
         )
     source = config.data.source
-    if source != "builtin" and (_looks_local(source) or source.endswith(LOCAL_DATA_SUFFIXES)):
-        if not Path(source).expanduser().exists():
-            raise ConfigError(
-                f"config key 'data.source': local corpus {source!r} does not exist "
-                "(give a .jsonl/.txt file or a folder of .txt files)"
-            )
+    local = source != "builtin" and (_looks_local(source) or source.endswith(LOCAL_DATA_SUFFIXES))
+    if local and not Path(source).expanduser().exists():
+        raise ConfigError(
+            f"config key 'data.source': local corpus {source!r} does not exist "
+            "(give a .jsonl/.txt file or a folder of .txt files)"
+        )
 
 
 def load_config(

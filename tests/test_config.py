@@ -35,15 +35,17 @@ def test_config_round_trips_through_json() -> None:
 def test_override_values_are_read_as_yaml() -> None:
     assert parse_override("optimizer.lr=1e-4") == (["optimizer", "lr"], 1e-4)
     assert parse_override("probes.weights=[a, b]") == (["probes", "weights"], ["a", "b"])
-    with pytest.raises(ConfigError, match="key.path=value"):
+    with pytest.raises(ConfigError, match=r"key\.path=value"):
         parse_override("schedule.steps_per_doc")
 
 
 BAD_CONFIGS = [
     (["--set", "model.nmae=x"], "unknown config key 'model.nmae'; allowed here: name, revision"),
     (["--set", "schedule.steps_per_doc=many"], "config key 'schedule.steps_per_doc'"),
-    (["--set", "data.num_docs=1"], "config key 'data.num_docs': Input should be greater than or "
-                                   "equal to 2"),
+    (
+        ["--set", "data.num_docs=1"],
+        "config key 'data.num_docs': Input should be greater than or equal to 2",
+    ),
     (["--set", "schedule.steps_per_doc=0"], "'schedule.steps_per_doc': Input should be greater"),
     (["--set", "data.context_length=1"], "'data.context_length': Input should be greater"),
     (["--set", "optimizer.name=rmsprop"], "Input should be 'sgd', 'adam' or 'adamw'"),

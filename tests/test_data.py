@@ -50,8 +50,9 @@ def test_hugging_face_datasets_path_on_a_local_copy(tmp_path: Path) -> None:
     # cnn_dailymail; the same code path loads the hub dataset by name on a networked machine.
     folder = tmp_path / "cnn_copy"
     folder.mkdir()
-    rows = [{"id": f"a{i}", "article": f"article number {i} " * 5, "highlights": "h"}
-            for i in range(6)]
+    rows = [
+        {"id": f"a{i}", "article": f"article number {i} " * 5, "highlights": "h"} for i in range(6)
+    ]
     (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     config = DataConfig(source=str(folder), text_field="article", selection="first")
     docs = read_source(config, 3, seed=0)
@@ -61,7 +62,8 @@ def test_hugging_face_datasets_path_on_a_local_copy(tmp_path: Path) -> None:
 
 
 def test_asking_for_more_documents_than_exist_names_the_key(tiny_corpus: Path) -> None:
-    with pytest.raises(ConfigError, match="'data.num_docs' asks for 9 documents but .* has only 8"):
+    message = r"'data\.num_docs' asks for 9 documents but .* has only 8"
+    with pytest.raises(ConfigError, match=message):
         read_source(DataConfig(source=str(tiny_corpus), text_field="article"), 9, seed=0)
 
 

@@ -29,7 +29,8 @@ def test_local_checkpoint_loads_its_saved_weights(tiny_model_dir: Path) -> None:
 
 def test_config_built_model_applies_architecture_and_pythia_init(tiny_model_dir: Path) -> None:
     config = ModelConfig(
-        name=str(tiny_model_dir), pretrained=False,
+        name=str(tiny_model_dir),
+        pretrained=False,
         architecture={"hidden_size": 64, "num_layers": 3, "num_heads": 4},
     )
     model = load_model(config, seed=0).model
@@ -54,13 +55,13 @@ def test_same_seed_builds_the_same_model(tiny_model_dir: Path) -> None:
 
 def test_builtin_model_has_no_weights_and_says_so() -> None:
     assert (builtin_model_dir("builtin:tiny-neox") / "config.json").is_file()
-    with pytest.raises(ConfigError, match="set model.pretrained=false"):
+    with pytest.raises(ConfigError, match=r"set model\.pretrained=false"):
         load_model(ModelConfig(name="builtin:tiny-neox", pretrained=True), seed=0)
 
 
 def test_architecture_override_needs_a_config_built_model(tiny_model_dir: Path) -> None:
     config = ModelConfig(name=str(tiny_model_dir), architecture={"hidden_size": 64})
-    with pytest.raises(ConfigError, match="need model.pretrained=false"):
+    with pytest.raises(ConfigError, match=r"need model\.pretrained=false"):
         load_model(config, seed=0)
 
 

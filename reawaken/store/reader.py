@@ -36,7 +36,9 @@ def read_attrs(path: str | Path) -> dict[str, Any]:
         group = zarr.open_group(str(path), mode="r")
         return dict(group.attrs)
     except Exception as error:  # zarr raises several types for damaged metadata
-        raise StoreError(f"{path} is damaged: its Zarr metadata cannot be read ({error})") from error
+        raise StoreError(
+            f"{path} is damaged: its Zarr metadata cannot be read ({error})"
+        ) from error
 
 
 def run_config(ds_or_attrs: xr.Dataset | dict[str, Any]) -> dict[str, Any]:
@@ -105,8 +107,14 @@ def open_run(path: str | Path) -> xr.Dataset:
         ds = xr.open_zarr(str(path), consolidated=False, zarr_format=3)
     except Exception as error:
         raise StoreError(f"{path} is damaged: xarray cannot open it ({error})") from error
-    problems = structural_problems(ds)
+    from reawaken.store.check import step_data_problems  # check builds on this module
+
+    problems = structural_problems(ds) or step_data_problems(ds)
     if problems:
-        raise StoreError(f"{path} is not a valid reawaken run: " + "; ".join(problems))
+        raise StoreError(
+            f"{path} is not a valid reawaken run: "
+            + "; ".join(problems)
+            + f" (run `reawaken check {path}` for the full report)"
+        )
     ds.attrs["path"] = str(path)
     return ds

@@ -8,6 +8,7 @@ writes a temporary file and renames it).
 from __future__ import annotations
 
 import shutil
+import uuid
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -50,9 +51,10 @@ class RunWriter:
     ) -> RunWriter:
         """Lay out every array of ``template`` at full size (NaN-filled, nothing computed)."""
         path = ensure_writable(path, overwrite=overwrite)
-        if path.exists():
-            shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Lay the store out under a temporary name and rename it: a reader never sees a
+        # half-created store.
+        staging = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:8]}")
         encoding: dict[str, dict[str, Any]] = {}
         for name, variable in template.data_vars.items():
             fill = np.nan if np.issubdtype(variable.dtype, np.floating) else -1
@@ -64,9 +66,16 @@ class RunWriter:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         template.assign_attrs(attrs).to_zarr(
-            str(path), mode="w", compute=False, zarr_format=3, consolidated=False,
+            str(staging),
+            mode="w",
+            compute=False,
+            zarr_format=3,
+            consolidated=False,
             encoding=encoding,
         )
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)
         return cls(path)
 
     def write_steps(self, start: int, arrays: Mapping[str, np.ndarray]) -> None:
@@ -77,6 +86,19 @@ class RunWriter:
     def write_snapshot(self, index: int, arrays: Mapping[str, np.ndarray]) -> None:
         for name, values in arrays.items():
             self.group[name][index] = values
+
+    def clear_after(self, step: int) -> None:
+        """NaN-fill every step after ``step`` and every snapshot taken after it (on resume)."""
+        snapshot_steps = self.group["snapshot_step"][...] if "snapshot_step" in self.group else []
+        first_snapshot = int(np.searchsorted(snapshot_steps, step, side="right"))
+        for _, array in self.group.arrays():
+            dims = array.metadata.dimension_names or ()
+            if not np.issubdtype(array.dtype, np.floating) or not dims:
+                continue
+            if dims[0] == "step" and array.shape[0] > step + 1:
+                array[step + 1 :] = np.nan
+            elif dims[0] == "snapshot" and array.shape[0] > first_snapshot:
+                array[first_snapshot:] = np.nan
 
     def write_array(self, name: str, values: np.ndarray) -> None:
         self.group[name][...] = values

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from reawaken.train.runner import RunResult, run_experiment
+from reawaken.train.runner import RunResult, resume_experiment, run_experiment
 
-__all__ = ["RunResult", "run_experiment"]
+__all__ = ["RunResult", "resume_experiment", "run_experiment"]

@@ -45,18 +45,14 @@ class CountSketch:
     def _hash(self, index: int, numel: int) -> tuple[torch.Tensor, torch.Tensor]:
         generator = torch.Generator(device=self.device)
         generator.manual_seed(self.seed * 1_000_003 + index)
-        code = torch.randint(
-            0, 2 * self.size, (numel,), generator=generator, device=self.device
-        )
+        code = torch.randint(0, 2 * self.size, (numel,), generator=generator, device=self.device)
         return code % self.size, (code // self.size * 2 - 1).float()
 
     def __call__(self, tensors: Iterator[torch.Tensor] | Sequence[torch.Tensor]) -> torch.Tensor:
         """Sketch of the given tensors, in the order of the model's parameters."""
         out = torch.zeros(self.size, dtype=torch.float32, device=self.device)
         for index, tensor in enumerate(tensors):
-            bucket, sign = (
-                self._cache[index] if self._cache else self._hash(index, tensor.numel())
-            )
+            bucket, sign = self._cache[index] if self._cache else self._hash(index, tensor.numel())
             out.index_add_(0, bucket, tensor.detach().reshape(-1).float() * sign)
         return out
 
@@ -106,8 +102,7 @@ def gradient_sketches(
             model.zero_grad(set_to_none=True)
             model(input_ids=input_ids, labels=input_ids).loss.backward()
             grads = [
-                p.grad if p.grad is not None else torch.zeros_like(p)
-                for p in model.parameters()
+                p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()
             ]
             rows.append(sketch(grads))
     finally:

@@ -6,7 +6,11 @@ steps, evaluate, snapshot, write. Everything else is one named call.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,18 +24,26 @@ from tqdm.auto import tqdm
 
 from reawaken.config import RunConfig
 from reawaken.data import DocumentSet, load_documents
-from reawaken.errors import ConfigError, RunFailed
+from reawaken.errors import ConfigError, RunFailed, StoreError
 from reawaken.models import LoadedModel, load_model
 from reawaken.schedule import training_order
+from reawaken.store.reader import read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, StoreLayout, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
+from reawaken.train.checkpoint import (
+    checkpoint_dir,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from reawaken.train.evaluate import evaluate_documents, make_batches
 from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches, weight_size
 from reawaken.train.steps import BlockBuffer, build_optimizer, train_step
 
-__all__ = ["CyclicRun", "RunResult", "run_experiment"]
+__all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
 
 SKETCH_SEED_OFFSET = 7919  # the sketch's seed differs from the run's, yet follows from it
+LARGE_MODEL = 100_000_000  # parameters above which `checkpoint.every: auto` means per epoch
 
 
 @dataclass(frozen=True)
@@ -84,8 +96,15 @@ def snapshot_steps(config: RunConfig) -> np.ndarray:
 class CyclicRun:
     """One run's model, documents, order and store; :meth:`train` does the work."""
 
-    def __init__(self, config: RunConfig, loaded: LoadedModel, documents: DocumentSet,
-                 writer: RunWriter, order: np.ndarray, layers: list[int]) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        loaded: LoadedModel,
+        documents: DocumentSet,
+        writer: RunWriter,
+        order: np.ndarray,
+        layers: list[int],
+    ) -> None:
         self.config = config
         self.model = loaded.model
         self.device = loaded.device
@@ -96,23 +115,35 @@ class CyclicRun:
         self.steps_per_doc = config.schedule.steps_per_doc
         self.examples = [torch.tensor([ids], device=self.device) for ids in documents.input_ids]
         self.batches = make_batches(
-            documents, pad_id=loaded.pad_id, device=self.device,
+            documents,
+            pad_id=loaded.pad_id,
+            device=self.device,
             batch_size=config.evaluation.batch_size,
         )
         self.snapshot_steps = snapshot_steps(config)
         self.snapshot_set = {int(s) for s in self.snapshot_steps}
         probes = config.probes
         self.sketch = (
-            CountSketch(self.model, size=probes.sketch_size,
-                        seed=config.seed + SKETCH_SEED_OFFSET)
-            if probes.sketch_size and len(self.snapshot_steps) else None
+            CountSketch(self.model, size=probes.sketch_size, seed=config.seed + SKETCH_SEED_OFFSET)
+            if probes.sketch_size and len(self.snapshot_steps)
+            else None
         )
         self.initial = [p.detach().clone() for p in self.model.parameters()] if self.sketch else []
         self.completed_steps = 0
+        self.optimizer = build_optimizer(self.model, config.optimizer)
+        every = config.checkpoint.every
+        if every == "auto":
+            large = sum(p.numel() for p in self.model.parameters()) > LARGE_MODEL
+            every = "epoch" if large else "doc"
+        self.checkpoint_every = {
+            "doc": self.steps_per_doc,
+            "epoch": self.steps_per_doc * len(documents),
+        }.get(every)
 
     def evaluate(self, *, with_activations: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         return evaluate_documents(
-            self.model, self.batches,
+            self.model,
+            self.batches,
             layers=self.layers if with_activations else (),
             chunk_tokens=self.config.evaluation.chunk_tokens,
             autocast=self.config.model.autocast,
@@ -139,24 +170,37 @@ class CyclicRun:
         if len(self.snapshot_steps):
             self.writer.write_snapshot(0, self.snapshot(activation))
 
-    def blocks(self) -> Iterator[tuple[int, int, int]]:
-        """(epoch, cycle_position, doc) of each document block, in training order."""
-        for epoch, row in enumerate(self.order):
-            for position, doc in enumerate(row):
-                yield epoch, position, int(doc)
+    def blocks(self, first_step: int) -> Iterator[tuple[int, int, int]]:
+        """(epoch, cycle_position, doc) of each block from step ``first_step`` on."""
+        start = first_step // self.steps_per_doc
+        for block, (epoch, position) in enumerate(np.ndindex(*self.order.shape)):
+            if block >= start:
+                yield epoch, position, int(self.order[epoch, position])
+
+    def resume_from(self, step: int) -> None:
+        """Continue after ``step``: restore its checkpoint (none at 0), clear later data."""
+        if step:
+            checkpoint = latest_checkpoint(self.writer.path, at_most=step)
+            if checkpoint is None or checkpoint.step != step:
+                raise StoreError(f"no checkpoint at step {step} beside {self.writer.path}")
+            load_checkpoint(checkpoint, self.model, self.optimizer)
+        self.writer.clear_after(step)
+        self.completed_steps = step
+        self.writer.set_progress(step)
 
     def train(self, progress: tqdm) -> None:
         """The cyclic loop: M steps on each block's document, evaluating as configured."""
         every_step = self.config.evaluation.every == "step"
-        optimizer = build_optimizer(self.model, self.config.optimizer)
-        step = 0
-        for epoch, position, doc in self.blocks():
+        step = self.completed_steps
+        progress.update(step)
+        for epoch, position, doc in self.blocks(step):
             if self.config.optimizer.reset_per_doc and step:
-                optimizer = build_optimizer(self.model, self.config.optimizer)
+                self.optimizer = build_optimizer(self.model, self.config.optimizer)
             block = BlockBuffer(self.steps_per_doc, len(self.documents))
             for grad_step in range(self.steps_per_doc):
-                block.record_update(grad_step, *train_step(self.model, optimizer,
-                                                           self.examples[doc]))
+                block.record_update(
+                    grad_step, *train_step(self.model, self.optimizer, self.examples[doc])
+                )
                 step += 1
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
@@ -166,13 +210,27 @@ class CyclicRun:
             snapshot = self.snapshot(activation) if snapshot_due else None
             self.write_block(step - self.steps_per_doc + 1, block, snapshot)
             block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)
+            if self.checkpoint_every and step % self.checkpoint_every == 0:
+                save_checkpoint(
+                    self.writer.path,
+                    step,
+                    self.model,
+                    self.optimizer,
+                    keep=self.config.checkpoint.keep,
+                )
             progress.update(self.steps_per_doc)
-            progress.set_postfix(epoch=f"{epoch + 1}/{len(self.order)}", doc=doc,
-                                 pos=position, train=f"{block.last_train_loss:.3f}",
-                                 eval=f"{block.last_mean_loss:.3f}", refresh=False)
+            progress.set_postfix(
+                epoch=f"{epoch + 1}/{len(self.order)}",
+                doc=doc,
+                pos=position,
+                train=f"{block.last_train_loss:.3f}",
+                eval=f"{block.last_mean_loss:.3f}",
+                refresh=False,
+            )
 
-    def write_block(self, first_step: int, block: BlockBuffer,
-                    snapshot: dict[str, np.ndarray] | None) -> None:
+    def write_block(
+        self, first_step: int, block: BlockBuffer, snapshot: dict[str, np.ndarray] | None
+    ) -> None:
         """Data first, then ``completed_steps``: the attribute never runs ahead of the data."""
         self.writer.write_steps(first_step, block.to_numpy())
         if snapshot is not None:
@@ -182,8 +240,13 @@ class CyclicRun:
         self.writer.set_progress(self.completed_steps)
 
 
-def _layout(config: RunConfig, loaded: LoadedModel, documents: DocumentSet,
-            order: np.ndarray, layers: list[int]) -> StoreLayout:
+def _layout(
+    config: RunConfig,
+    loaded: LoadedModel,
+    documents: DocumentSet,
+    order: np.ndarray,
+    layers: list[int],
+) -> StoreLayout:
     probes = config.probes
     snapshots = snapshot_steps(config)
     return StoreLayout(
@@ -203,6 +266,7 @@ def _layout(config: RunConfig, loaded: LoadedModel, documents: DocumentSet,
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Let SIGTERM (cluster schedulers, ``kill``) stop a run like Ctrl-C does."""
+
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
@@ -217,6 +281,62 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _prepare(config: RunConfig) -> tuple[LoadedModel, DocumentSet, np.ndarray, list[int]]:
+    torch.manual_seed(config.seed)
+    loaded = load_model(config.model, seed=config.seed)
+    documents = load_documents(config.data, loaded.tokenize, config.seed)
+    order = training_order(config.schedule, len(documents), config.seed)
+    layers = _resolve_layers(config.probes.activation_layers, loaded.model.config.num_hidden_layers)
+    return loaded, documents, order, layers
+
+
+def _owner() -> dict[str, object]:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> RunResult:
+    """Train to the end, marking the store on any stop; the data written so far is kept."""
+    writer, path = run.writer, run.writer.path
+    total = len(run.order) * len(run.documents) * run.steps_per_doc
+    bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
+    try:
+        with _sigterm_as_interrupt(), bar:
+            if fresh:
+                writer.write_array("tokens", run.documents.token_matrix())
+                run.write_start()
+            run.train(bar)
+    except KeyboardInterrupt as stop:
+        reason = f"interrupted ({stop or 'SIGINT'}) after {run.completed_steps} of {total} steps"
+        _mark(writer, "interrupted", reason)
+        raise RunFailed(
+            f"{reason}; the store keeps them: {path} (continue with: reawaken run --resume {path})"
+        ) from None
+    except RunFailed as error:
+        _mark(writer, "failed", str(error))
+        raise RunFailed(f"{error}; steps written so far are kept in {path}") from None
+    except Exception as error:
+        reason = f"{type(error).__name__}: {error}"
+        if isinstance(error, torch.cuda.OutOfMemoryError):
+            reason += " (lower evaluation.batch_size or context length)"
+        _mark(writer, "failed", reason)
+        raise RunFailed(
+            f"run failed at step {run.completed_steps}: {reason}; "
+            f"steps written so far are kept in {path}"
+        ) from error
+    writer.mark("completed")
+    return RunResult(path, "completed", run.completed_steps, time.perf_counter() - started)
+
+
+def _mark(writer: RunWriter, status: str, reason: str) -> None:
+    """Mark the store; if even that write fails (disk full), say so rather than mask the cause."""
+    try:
+        writer.mark(status, reason)
+    except Exception as error:  # the original failure matters more than this one
+        raise RunFailed(
+            f"{reason}; the store could not be marked {status} either ({error})"
+        ) from None
+
+
 def run_experiment(
     config: RunConfig,
     store_path: str | Path,
@@ -229,15 +349,11 @@ def run_experiment(
 
     Bad configuration fails before the store is created; once it exists, any stop (error,
     non-finite loss, Ctrl-C, SIGTERM) marks it ``failed`` or ``interrupted`` with the reason
-    and keeps every step written so far.
+    and keeps every step written so far; :func:`resume_experiment` continues it.
     """
     started = time.perf_counter()
     store_path = ensure_writable(store_path, overwrite=overwrite)
-    torch.manual_seed(config.seed)
-    loaded = load_model(config.model, seed=config.seed)
-    documents = load_documents(config.data, loaded.tokenize, config.seed)
-    order = training_order(config.schedule, len(documents), config.seed)
-    layers = _resolve_layers(config.probes.activation_layers, loaded.model.config.num_hidden_layers)
+    loaded, documents, order, layers = _prepare(config)
     layout = _layout(config, loaded, documents, order, layers)
     attrs = {
         "schema_version": SCHEMA_VERSION,
@@ -247,30 +363,74 @@ def run_experiment(
         "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
         "versions": _versions(),
         **loaded.info,
+        **_owner(),
     }
     writer = RunWriter.create(store_path, run_template(layout, attrs), overwrite=overwrite)
+    shutil.rmtree(checkpoint_dir(store_path), ignore_errors=True)
     run = CyclicRun(config, loaded, documents, writer, order, layers)
-    total = layout.num_steps - 1
-    bar = tqdm(total=total, unit="step", desc=store_path.stem, disable=not progress,
-               dynamic_ncols=True)
+    return _execute(run, fresh=True, progress=progress, started=started)
+
+
+def _still_running_elsewhere(attrs: dict[str, object]) -> bool:
+    if attrs.get("status") != "running" or attrs.get("host") != socket.gethostname():
+        return False
+    pid = attrs.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
     try:
-        with _sigterm_as_interrupt(), bar:
-            writer.write_array("tokens", documents.token_matrix())
-            run.write_start()
-            run.train(bar)
-    except KeyboardInterrupt as stop:
-        reason = f"interrupted ({stop or 'SIGINT'}) after {run.completed_steps} of {total} steps"
-        writer.mark("interrupted", reason)
-        raise RunFailed(f"{reason}; the store keeps them: {store_path}") from None
-    except RunFailed as error:
-        writer.mark("failed", str(error))
-        raise RunFailed(f"{error}; steps written so far are kept in {store_path}") from None
-    except Exception as error:
-        reason = f"{type(error).__name__}: {error}"
-        if isinstance(error, torch.cuda.OutOfMemoryError):
-            reason += " (lower evaluation.batch_size or context length)"
-        writer.mark("failed", reason)
-        raise RunFailed(f"run failed at step {run.completed_steps}: {reason}; "
-                        f"steps written so far are kept in {store_path}") from error
-    writer.mark("completed")
-    return RunResult(store_path, "completed", run.completed_steps, time.perf_counter() - started)
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _differences(
+    stored: dict[str, object], given: dict[str, object], prefix: str = ""
+) -> list[str]:
+    keys = []
+    for key in sorted(set(stored) | set(given)):
+        a, b = stored.get(key), given.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key} (run: {a!r}, given: {b!r})")
+    return keys
+
+
+def resume_experiment(
+    store_path: str | Path, config: RunConfig | None = None, *, progress: bool = True
+) -> RunResult:
+    """Continue an interrupted or failed run from its last checkpoint.
+
+    ``config`` (optional) must equal the run's stored configuration; the rebuilt model must
+    have the same initial weights as the run's. On CPU the resumed ``loss`` is bit-identical
+    to an uninterrupted run's.
+    """
+    started = time.perf_counter()
+    store_path = Path(store_path)
+    attrs = read_attrs(store_path)
+    if attrs.get("status") == "completed":
+        return RunResult(store_path, "completed", int(attrs["completed_steps"]), 0.0)
+    if _still_running_elsewhere(attrs):
+        raise StoreError(
+            f"{store_path} is still being written by process {attrs['pid']}; "
+            "stop it before resuming"
+        )
+    stored = RunConfig.from_json(str(attrs["config"]))
+    if config is not None and config != stored:
+        changed = _differences(json.loads(stored.to_json()), json.loads(config.to_json()))
+        raise ConfigError(
+            f"cannot resume {store_path} with a different config: " + "; ".join(changed)
+        )
+    loaded, documents, order, layers = _prepare(stored)
+    if loaded.info["weights_sha256"] != attrs.get("weights_sha256"):
+        raise ConfigError(
+            f"cannot resume {store_path}: the model {stored.model.name!r} now has other initial "
+            "weights than the run started with (a moved hub revision or a changed local folder)"
+        )
+    writer = RunWriter(store_path)
+    run = CyclicRun(stored, loaded, documents, writer, order, layers)
+    checkpoint = latest_checkpoint(store_path, at_most=int(attrs.get("completed_steps", 0)))
+    writer.update_attrs(status="running", reason="", **_owner())
+    run.resume_from(checkpoint.step if checkpoint else 0)
+    return _execute(run, fresh=checkpoint is None, progress=progress, started=started)

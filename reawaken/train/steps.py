@@ -57,8 +57,9 @@ class BlockBuffer:
         self.losses: dict[int, torch.Tensor] = {}
         self._arrays: dict[str, np.ndarray] | None = None
 
-    def record_update(self, grad_step: int, loss: torch.Tensor, grad_norm: torch.Tensor,
-                      lr: float) -> None:
+    def record_update(
+        self, grad_step: int, loss: torch.Tensor, grad_norm: torch.Tensor, lr: float
+    ) -> None:
         self.train_loss.append(loss)
         self.grad_norm.append(grad_norm)
         self.lr.append(lr)
@@ -92,7 +93,7 @@ class BlockBuffer:
         """Stop the run at the first NaN/inf training or evaluation loss, naming the step."""
         arrays = self.to_numpy()
         bad_train = ~np.isfinite(arrays["train_loss"])
-        evaluated = [g for g in sorted(self.losses)]
+        evaluated = sorted(self.losses)
         bad_eval = ~np.isfinite(arrays["loss"][evaluated]).all(axis=1)
         bad = [int(i) for i in np.flatnonzero(bad_train)]
         bad += [evaluated[int(i)] for i in np.flatnonzero(bad_eval)]

@@ -33,8 +33,9 @@ def test_batched_evaluation_equals_one_document_at_a_time(
 ) -> None:
     loaded, documents = model_and_docs
     assert len(set(documents.n_tokens.tolist())) > 1  # padding is really exercised
-    batches = make_batches(documents, pad_id=loaded.pad_id, device=loaded.device,
-                           batch_size=batch_size)
+    batches = make_batches(
+        documents, pad_id=loaded.pad_id, device=loaded.device, batch_size=batch_size
+    )
     losses, _ = evaluate_documents(loaded.model, batches, chunk_tokens=chunk_tokens)
     expected = [per_document_loss(loaded.model, ids) for ids in documents.input_ids]
     torch.testing.assert_close(losses, torch.tensor(expected), rtol=1e-5, atol=1e-5)

@@ -115,7 +115,7 @@ def test_non_finite_loss_marks_the_store_failed_and_keeps_data(
     make_config: Callable[..., RunConfig], tmp_path: Path
 ) -> None:
     path = tmp_path / "diverged.zarr"
-    with pytest.raises(RunFailed, match="non-finite loss at step .*lower optimizer.lr"):
+    with pytest.raises(RunFailed, match=r"non-finite loss at step .*lower optimizer\.lr"):
         run_experiment(make_config("optimizer.lr=1e12"), path, progress=False)
     attrs = zarr.open_group(str(path), mode="r").attrs
     assert attrs["status"] == "failed"
@@ -162,7 +162,7 @@ def test_ctrl_c_marks_the_store_interrupted(
 
     monkeypatch.setattr("reawaken.train.runner.train_step", interrupted_step)
     path = tmp_path / "stopped.zarr"
-    with pytest.raises(RunFailed, match="^interrupted"):
+    with pytest.raises(RunFailed, match=r"^interrupted"):
         run_experiment(make_config(), path, progress=False)
     ds = reawaken.open_run(path)
     assert ds.attrs["status"] == "interrupted"

@@ -1,0 +1,116 @@
+"""Validate a run store: schema, attributes, readable chunks, and data that matches its progress.
+
+``reawaken check RUN`` prints every problem found; :func:`reawaken.open_run` refuses a store
+with problems in its step data (the cheap checks), naming them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from reawaken.errors import StoreError
+from reawaken.store.reader import read_attrs, structural_problems
+
+__all__ = ["check_run", "step_data_problems"]
+
+#: Variables larger than this are checked at their first and last written snapshot only.
+FULL_CHECK_LIMIT = 50_000_000
+
+
+def _read(ds: xr.Dataset, name: str, index: object = slice(None)) -> np.ndarray:
+    try:
+        return np.asarray(ds[name][index].values)
+    except Exception as error:  # codecs raise many types for a damaged chunk
+        message = f"variable '{name}' cannot be read (a chunk is damaged: {error})"
+        raise StoreError(message) from error
+
+
+def _evaluated_steps(ds: xr.Dataset, last: int) -> np.ndarray:
+    config = json.loads(ds.attrs.get("config", "{}"))
+    every = config.get("evaluation", {}).get("every", "step")
+    steps = np.arange(last + 1)
+    if every == "doc":
+        grad_step = ds["grad_step"].values[: last + 1]
+        steps = steps[(grad_step == grad_step.max()) | (steps == 0)]
+    return steps
+
+
+def step_data_problems(ds: xr.Dataset) -> list[str]:
+    """Problems in the step-indexed data: NaN where written, data past ``completed_steps``."""
+    problems: list[str] = []
+    completed = int(ds.attrs["completed_steps"])
+    last_step = ds.sizes["step"] - 1
+    status = ds.attrs.get("status")
+    if status == "completed" and completed != last_step:
+        problems.append(f"status is 'completed' but completed_steps is {completed} of {last_step}")
+    trusted = completed
+    if status == "failed" and "non-finite" in str(ds.attrs.get("reason", "")):
+        steps_per_doc = int(ds["grad_step"].values.max()) + 1
+        trusted = max(0, completed - steps_per_doc)  # the diverged block is kept as it was
+    try:
+        loss = _read(ds, "loss")
+        train_loss = _read(ds, "train_loss")
+    except StoreError as error:
+        return [str(error)]
+    rows = _evaluated_steps(ds, trusted)
+    if status == "running" and completed == 0:
+        rows = rows[1:]  # a run that has just started may not have evaluated step 0 yet
+    bad = rows[~np.isfinite(loss[rows]).all(axis=1)]
+    if len(bad):
+        problems.append(
+            f"'loss' has NaN/inf at written step(s) {bad[:5].tolist()} (completed_steps is "
+            f"{completed})"
+        )
+    if trusted and not np.isfinite(train_loss[1 : trusted + 1]).all():
+        problems.append(f"'train_loss' has NaN/inf at or before completed step {trusted}")
+    if status != "running" and np.isfinite(train_loss[completed + 1 :]).any():
+        problems.append(
+            f"'train_loss' has data after completed_steps={completed}: the attribute does not "
+            "match the data"
+        )
+    return problems
+
+
+def _snapshot_problems(ds: xr.Dataset) -> list[str]:
+    problems: list[str] = []
+    if "snapshot_step" not in ds.coords:
+        return problems
+    written = np.flatnonzero(ds["snapshot_step"].values <= int(ds.attrs["completed_steps"]))
+    for name in ("activation", "weight_sketch", "weight", "grad_sketch"):
+        if name not in ds or not len(written):
+            continue
+        indices = written if ds[name].size <= FULL_CHECK_LIMIT else written[[0, -1]]
+        try:
+            values = _read(ds, name, {"snapshot": indices})
+        except StoreError as error:
+            problems.append(str(error))
+            continue
+        missing = indices[~np.isfinite(values.reshape(len(indices), -1)).all(axis=1)]
+        if len(missing):
+            problems.append(f"'{name}' is missing at written snapshot(s) {missing[:5].tolist()}")
+    return problems
+
+
+def check_run(path: str | Path) -> list[str]:
+    """Every problem found in the store at ``path``; an empty list means it is sound.
+
+    Examples
+    --------
+    >>> check_run("no/such/run.zarr")
+    ['no run store at no/such/run.zarr: the path does not exist']
+    """
+    try:
+        read_attrs(path)
+        ds = xr.open_zarr(str(path), consolidated=False, zarr_format=3)
+    except StoreError as error:
+        return [str(error)]
+    except Exception as error:
+        return [f"{path} cannot be opened by xarray ({error})"]
+    problems = structural_problems(ds)
+    if problems:
+        return problems
+    return step_data_problems(ds) + _snapshot_problems(ds)

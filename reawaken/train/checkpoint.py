@@ -1,0 +1,150 @@
+"""Atomic training checkpoints beside a run store, for resuming a killed or failed run.
+
+A checkpoint is a folder ``<run>.ckpt/step-<N>/`` holding the model (safetensors) and
+everything else needed to continue bit-identically (optimiser state, RNG states) in a file
+read back with ``torch.load(weights_only=True)``. It is written under a temporary name and
+renamed when complete, so a kill during the write leaves only a ``.partial`` folder that
+resume ignores. Only the newest ``keep`` checkpoints are kept.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from reawaken.errors import StoreError
+
+__all__ = [
+    "Checkpoint",
+    "checkpoint_dir",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+STEP_FOLDER = re.compile(r"step-(\d+)")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A complete checkpoint on disk: the step it was taken after and its folder."""
+
+    step: int
+    path: Path
+
+
+def checkpoint_dir(store_path: str | Path) -> Path:
+    """``runs/NAME.ckpt`` for the store ``runs/NAME.zarr``."""
+    store_path = Path(store_path)
+    return store_path.with_name(store_path.stem + ".ckpt")
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def save_checkpoint(
+    store_path: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    extra: dict[str, Any] | None = None,
+    *,
+    keep: int = 2,
+) -> Checkpoint:
+    """Write the state after ``step`` atomically, then drop all but the newest ``keep``."""
+    root = checkpoint_dir(store_path)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{step:09d}"
+    staging = root / f"{final.name}.partial-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    # Tied weights share storage; safetensors refuses duplicates, so store each once.
+    seen: dict[int, str] = {}
+    unique = {}
+    for name, tensor in state.items():
+        key = tensor.untyped_storage().data_ptr()
+        if key in seen and tensor.numel():
+            continue
+        seen[key] = name
+        unique[name] = tensor
+    save_file(unique, str(staging / "model.safetensors"))
+    torch.save(
+        {
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "rng": _rng_state(),
+            "extra": extra or {},
+        },
+        staging / "state.pt",
+    )
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+    for old in sorted(_complete(root), key=lambda c: c.step)[:-keep]:
+        shutil.rmtree(old.path, ignore_errors=True)
+    for partial in root.glob("*.partial-*"):
+        if partial != staging:
+            shutil.rmtree(partial, ignore_errors=True)
+    return Checkpoint(step, final)
+
+
+def _complete(root: Path) -> list[Checkpoint]:
+    found = []
+    for folder in root.iterdir() if root.is_dir() else []:
+        match = STEP_FOLDER.fullmatch(folder.name)
+        if match and (folder / "model.safetensors").is_file() and (folder / "state.pt").is_file():
+            found.append(Checkpoint(int(match.group(1)), folder))
+    return found
+
+
+def latest_checkpoint(store_path: str | Path, *, at_most: int | None = None) -> Checkpoint | None:
+    """The newest complete checkpoint taken at or before step ``at_most``."""
+    candidates = [
+        c for c in _complete(checkpoint_dir(store_path)) if at_most is None or c.step <= at_most
+    ]
+    return max(candidates, key=lambda c: c.step, default=None)
+
+
+def load_checkpoint(
+    checkpoint: Checkpoint, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """Restore model, optimiser and RNG states; returns the checkpoint's ``extra`` dict."""
+    try:
+        weights = load_file(str(checkpoint.path / "model.safetensors"))
+        state = torch.load(checkpoint.path / "state.pt", weights_only=True)
+    except Exception as error:
+        raise StoreError(
+            f"checkpoint {checkpoint.path} is damaged ({error}); delete it to resume from "
+            "the one before"
+        ) from error
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if unexpected or any(not _is_tied(model, name) for name in missing):
+        raise StoreError(
+            f"checkpoint {checkpoint.path} does not fit this model (missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]}): the run's config names a different model"
+        )
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    return dict(state["extra"])
+
+
+def _is_tied(model: torch.nn.Module, name: str) -> bool:
+    """A parameter left out of the file because it shares storage with another."""
+    tensors = model.state_dict()
+    pointer = tensors[name].untyped_storage().data_ptr()
+    return any(
+        other != name and t.untyped_storage().data_ptr() == pointer for other, t in tensors.items()
+    )
