@@ -24,10 +24,20 @@ from reawaken.train.steps import build_optimizer, train_step
 SHAPES = {
     "tiny": {},
     # Pythia's shapes with its 50k vocabulary (a config-built model; no download).
-    "pythia-14m": {"hidden_size": 128, "num_hidden_layers": 6, "num_attention_heads": 4,
-                   "intermediate_size": 512, "vocab_size": 50304},
-    "pythia-70m": {"hidden_size": 512, "num_hidden_layers": 6, "num_attention_heads": 8,
-                   "intermediate_size": 2048, "vocab_size": 50304},
+    "pythia-14m": {
+        "hidden_size": 128,
+        "num_hidden_layers": 6,
+        "num_attention_heads": 4,
+        "intermediate_size": 512,
+        "vocab_size": 50304,
+    },
+    "pythia-70m": {
+        "hidden_size": 512,
+        "num_hidden_layers": 6,
+        "num_attention_heads": 8,
+        "intermediate_size": 2048,
+        "vocab_size": 50304,
+    },
 }
 
 
@@ -58,8 +68,9 @@ def main() -> None:
     torch.manual_seed(0)
     folder = save_tiny_model(tempfile.mkdtemp(), **SHAPES[args.shape])
     loaded = load_model(ModelConfig(name=str(folder), pretrained=False), seed=0)
-    docs = load_documents(DataConfig(num_docs=args.docs, context_length=args.context),
-                          loaded.tokenize, seed=0)
+    docs = load_documents(
+        DataConfig(num_docs=args.docs, context_length=args.context), loaded.tokenize, seed=0
+    )
     examples = [torch.tensor([ids]) for ids in docs.input_ids]
     batches = make_batches(docs, pad_id=loaded.pad_id, device=loaded.device)
     model = loaded.model
@@ -69,14 +80,20 @@ def main() -> None:
     looped = timed(lambda: per_document(model, examples), args.repeat)
     step = timed(lambda: train_step(model, optimizer, examples[0]), args.repeat)
     parameters = sum(p.numel() for p in model.parameters())
-    print(f"model {args.shape} ({parameters / 1e6:.1f}M parameters), T={args.docs}, "
-          f"C={args.context}, threads={torch.get_num_threads()}")
-    print(f"evaluation of all documents: batched {batched:.3f} s, per-document loop "
-          f"{looped:.3f} s, ratio {looped / batched:.2f}x")
+    print(
+        f"model {args.shape} ({parameters / 1e6:.1f}M parameters), T={args.docs}, "
+        f"C={args.context}, threads={torch.get_num_threads()}"
+    )
+    print(
+        f"evaluation of all documents: batched {batched:.3f} s, per-document loop "
+        f"{looped:.3f} s, ratio {looped / batched:.2f}x"
+    )
     print(f"one training step: {step:.3f} s")
-    print(f"steps/s with every-step evaluation: batched {1 / (step + batched):.2f}, "
-          f"per-document {1 / (step + looped):.2f}, ratio "
-          f"{(step + looped) / (step + batched):.2f}x")
+    print(
+        f"steps/s with every-step evaluation: batched {1 / (step + batched):.2f}, "
+        f"per-document {1 / (step + looped):.2f}, ratio "
+        f"{(step + looped) / (step + batched):.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -229,8 +229,11 @@ def load_model(config: ModelConfig, *, seed: int) -> LoadedModel:
         except OSError as error:
             raise ConfigError(
                 f"cannot load weights of {config.name!r} (revision {config.revision!r}): {error}"
-                + ("; the built-in model has no weights: set model.pretrained=false"
-                   if location else "")
+                + (
+                    "; the built-in model has no weights: set model.pretrained=false"
+                    if location
+                    else ""
+                )
             ) from error
     else:
         _apply_architecture(model_config, config)

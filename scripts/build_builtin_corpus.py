@@ -57,8 +57,10 @@ def module_document(name: str) -> str | None:
 
 def main() -> None:
     names = sorted(
-        n for n in sys.stdlib_module_names
-        if not n.startswith("_") and n not in {"antigravity", "this", "idlelib", "tkinter", "turtle"}
+        n
+        for n in sys.stdlib_module_names
+        if not n.startswith("_")
+        and n not in {"antigravity", "this", "idlelib", "tkinter", "turtle"}
     )
     docs = []
     for name in names:

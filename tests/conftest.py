@@ -14,10 +14,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("REAWAKEN_CACHE", tempfile.mkdtemp(prefix="reawaken-cache-"))
 
-import pytest  # noqa: E402
+import pytest
 
-from reawaken.config import RunConfig, load_config  # noqa: E402
-from reawaken.data import builtin_corpus_path  # noqa: E402
+from reawaken.config import RunConfig, load_config
+from reawaken.data import builtin_corpus_path
 
 TINY_ARCHITECTURE = {
     "hidden_size": 32,

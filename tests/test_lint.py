@@ -17,8 +17,7 @@ def tool(name: str) -> str:
 
 
 def test_ruff_finds_no_problems() -> None:
-    result = subprocess.run([tool("ruff"), "check", "."], cwd=ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run([tool("ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -1,4 +1,4 @@
-"""Document sources -> a tokenised :class:`DocumentSet` (bundled corpus, local files, HF datasets)."""
+"""Document sources -> a tokenised :class:`DocumentSet` (bundled, local or HF datasets)."""
 
 from __future__ import annotations
 

@@ -212,7 +212,10 @@ def run_template(layout: StoreLayout, attrs: dict[str, object] | None = None) ->
     if layout.num_heldout_docs:
         coords["heldout_doc"] = np.arange(layout.num_heldout_docs, dtype=np.int64)
         shape = (steps, layout.num_heldout_docs)
-        data["heldout_loss"] = (("step", "heldout_doc"), _lazy_nan(shape, "float32", (block, shape[1])))
+        data["heldout_loss"] = (
+            ("step", "heldout_doc"),
+            _lazy_nan(shape, "float32", (block, shape[1])),
+        )
     if layout.token_loss:
         shape = (steps, docs, tokens)
         data["token_loss"] = (

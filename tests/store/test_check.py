@@ -60,7 +60,7 @@ def test_damaged_store_is_reported_and_refused(
     damage(run_copy)
     problems = check_run(run_copy)
     assert any(message in problem for problem in problems), problems
-    with pytest.raises(StoreError, match="damaged|not a valid reawaken run"):
+    with pytest.raises(StoreError, match=r"damaged|not a valid reawaken run"):
         reawaken.open_run(run_copy)
 
 
