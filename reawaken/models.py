@@ -121,13 +121,14 @@ def save_tiny_model(
         pad_token="<|endoftext|>",
         model_max_length=2048,
     )
-    settings = {**TINY_NEOX, **overrides}
-    config = GPTNeoXConfig(
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        **settings,
-    )
+    settings = {
+        "vocab_size": len(tokenizer),
+        "bos_token_id": tokenizer.eos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        **TINY_NEOX,
+        **overrides,
+    }
+    config = GPTNeoXConfig(**settings)
     directory.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(directory)
     tokenizer.save_pretrained(directory)

@@ -59,8 +59,12 @@ def test_existing_store_is_never_overwritten_without_the_flag(
     assert status == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err
     assert (store / "precious").read_text() == "data"
-    assert main(["run", *tiny_args, "--out", str(tmp_path), "--name", "keep", "--quiet",
-                 "--overwrite"]) == 0
+    assert (
+        main(
+            ["run", *tiny_args, "--out", str(tmp_path), "--name", "keep", "--quiet", "--overwrite"]
+        )
+        == 0
+    )
     assert not (store / "precious").exists()
 
 
@@ -83,11 +87,20 @@ def test_reader_sees_consistent_data_while_the_run_is_written(
 ) -> None:
     store = tmp_path / "live.zarr"
     longer = [*tiny_args, "--set", "schedule.num_epochs=12"]
-    command = [sys.executable, "-m", "reawaken", "run", *longer, "--out", str(tmp_path),
-               "--name", "live", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "reawaken",
+        "run",
+        *longer,
+        "--out",
+        str(tmp_path),
+        "--name",
+        "live",
+        "--quiet",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen_running = 0
     try:
         while process.poll() is None:
@@ -110,8 +123,11 @@ def test_reader_sees_consistent_data_while_the_run_is_written(
 
 
 def test_cli_help_does_not_import_torch() -> None:
-    code = "import sys; from reawaken.cli import build_parser; build_parser(); " \
-           "print('torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    code = (
+        "import sys; from reawaken.cli import build_parser; build_parser(); "
+        "print('torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"

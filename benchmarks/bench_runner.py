@@ -1,0 +1,231 @@
+"""Runner throughput against a per-document baseline, and model FLOPs utilisation (MFU).
+
+Three ways in one process, same model, same documents (T=25, M=10, C=256 by default), each
+timed over the first ``--blocks`` document blocks:
+
+1. baseline: the authors' loop — M steps with ``model(labels=...)``, then every document
+   evaluated separately with ``.item()`` after the block;
+2. runner, same cadence (``evaluation.every=doc``), store writes and probes included;
+3. runner evaluating all documents after every step.
+
+It prints steps/s, tokens/s, the ratio to the baseline and the achieved FLOP/s as a fraction
+of a matmul peak measured here. FLOPs leave out the input-embedding lookup. Run:
+
+    python benchmarks/bench_runner.py --shape pythia-14m
+    python benchmarks/bench_runner.py --shape pythia-70m --blocks 2
+    python benchmarks/bench_runner.py --shape pythia-410m --device cuda --autocast bf16
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from reawaken.config import load_config
+from reawaken.data import load_documents
+from reawaken.models import load_model, save_tiny_model
+from reawaken.train import runner
+from reawaken.train.evaluate import evaluate_documents, make_batches
+from reawaken.train.steps import build_optimizer
+
+SHAPES = {
+    "pythia-14m": {
+        "hidden_size": 128,
+        "num_hidden_layers": 6,
+        "num_attention_heads": 4,
+        "intermediate_size": 512,
+    },
+    "pythia-70m": {
+        "hidden_size": 512,
+        "num_hidden_layers": 6,
+        "num_attention_heads": 8,
+        "intermediate_size": 2048,
+    },
+    "pythia-160m": {
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+    },
+    "pythia-410m": {
+        "hidden_size": 1024,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "intermediate_size": 4096,
+    },
+}
+VOCAB = 50304  # Pythia's embedding rows
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, size: int = 1024) -> float:
+    """Achieved FLOP/s of a square matmul: the practical peak of this machine."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    repeat = 20 if device.type == "cpu" else 200
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeat):
+        a @ b
+    _sync(device)
+    return 2 * size**3 * repeat / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def forward_flops(shape: dict[str, int], tokens: int, context: int) -> float:
+    """Forward FLOPs for ``tokens`` tokens: 2 x non-embedding weights, attention, unembedding."""
+    d, layers, ffn = shape["hidden_size"], shape["num_hidden_layers"], shape["intermediate_size"]
+    weights = layers * (4 * d * d + 2 * d * ffn)
+    attention = layers * 2 * d * context  # scores and weighted sum, causal average
+    return tokens * (2 * weights + attention + 2 * d * VOCAB)
+
+
+def baseline(
+    model: torch.nn.Module, examples: list[torch.Tensor], steps: int, blocks: int, lr: float
+) -> float:
+    """The authors' loop (train_interleave.py): M steps, then per-document evaluation."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    start = time.perf_counter()
+    for doc in itertools.islice(itertools.cycle(range(len(examples))), blocks):
+        model.train()
+        for _ in range(steps):
+            x = examples[doc]
+            loss = model(input_ids=x, labels=x).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            [model(input_ids=x, labels=x).loss.item() for x in examples]
+    return time.perf_counter() - start
+
+
+def timed_runner(config_overrides: list[str], folder: Path, blocks: int) -> float:
+    """Wall time of the real runner (store, probes, checkpoints) over the first blocks."""
+    config = load_config(overrides=config_overrides)
+    real_blocks = runner.CyclicRun.blocks
+    runner.CyclicRun.blocks = lambda self, first: itertools.islice(  # type: ignore[method-assign]
+        real_blocks(self, first), blocks
+    )
+    try:
+        start_holder: dict[str, float] = {}
+        real_start = runner.CyclicRun.write_start
+
+        def write_start(self: runner.CyclicRun) -> None:
+            real_start(self)
+            _sync(self.device)
+            start_holder["t"] = time.perf_counter()  # exclude model loading and step 0
+
+        runner.CyclicRun.write_start = write_start  # type: ignore[method-assign]
+        runner.run_experiment(config, folder / "bench.zarr", overwrite=True, progress=False)
+        return time.perf_counter() - start_holder["t"]
+    finally:
+        runner.CyclicRun.blocks = real_blocks  # type: ignore[method-assign]
+        runner.CyclicRun.write_start = real_start  # type: ignore[method-assign]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--shape", choices=SHAPES, default="pythia-14m")
+    parser.add_argument("--docs", type=int, default=25)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--context", type=int, default=256)
+    parser.add_argument("--blocks", type=int, default=3, help="document blocks timed")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--autocast", default="none", choices=["none", "bf16"])
+    args = parser.parse_args()
+    shape = SHAPES[args.shape]
+    work = Path(tempfile.mkdtemp())
+    folder = save_tiny_model(work / "model", vocab_size=VOCAB, **shape)
+    overrides = [
+        f"model.name={folder}",
+        "model.pretrained=false",
+        f"model.device={args.device}",
+        f"model.autocast={args.autocast}",
+        f"data.num_docs={args.docs}",
+        f"data.context_length={args.context}",
+        f"schedule.steps_per_doc={args.steps}",
+        "schedule.num_epochs=1",
+        "optimizer.name=sgd",
+        "optimizer.lr=1e-3",
+        "optimizer.reset_per_doc=false",
+    ]
+    config = load_config(overrides=overrides)
+    loaded = load_model(config.model, seed=0)
+    device = loaded.device
+    documents = load_documents(config.data, loaded.tokenize, seed=0)
+    examples = [torch.tensor([ids], device=device) for ids in documents.input_ids]
+    tokens = int(documents.n_tokens.sum())
+    dtype = torch.bfloat16 if args.autocast == "bf16" else torch.float32
+    peak = matmul_peak(device, dtype)
+    train_flops = 3 * forward_flops(shape, tokens // len(examples), args.context)
+    eval_flops = forward_flops(shape, tokens, args.context)
+
+    batches = make_batches(documents, pad_id=loaded.pad_id, device=device)
+    evaluate_documents(loaded.model, batches, autocast=args.autocast)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(3):
+        evaluate_documents(loaded.model, batches, autocast=args.autocast)
+    _sync(device)
+    eval_seconds = (time.perf_counter() - start) / 3
+    optimizer = build_optimizer(loaded.model, config.optimizer)
+    del optimizer
+
+    steps = args.blocks * args.steps
+    base = baseline(loaded.model, examples, args.steps, args.blocks, 1e-3)
+    same = timed_runner([*overrides, "evaluation.every=doc"], work, args.blocks)
+    bare = timed_runner(
+        [
+            *overrides,
+            "evaluation.every=doc",
+            "probes.snapshot_every=never",
+            "probes.sketch_size=0",
+            "checkpoint.every=never",
+        ],
+        work,
+        args.blocks,
+    )
+    every = timed_runner([*overrides, "evaluation.every=step"], work, args.blocks)
+
+    per_block_flops = args.steps * train_flops + eval_flops
+    print(
+        f"{args.shape}: T={args.docs}, M={args.steps}, C={args.context}, {tokens} tokens "
+        f"evaluated, device {device}, threads {torch.get_num_threads()}"
+    )
+    print(f"matmul peak: {peak / 1e9:.1f} GFLOP/s ({dtype})")
+    print(
+        f"evaluation of all documents: {eval_seconds:.3f} s, "
+        f"{eval_flops / eval_seconds / 1e9:.1f} GFLOP/s = {eval_flops / eval_seconds / peak:.0%}"
+        " of peak"
+    )
+    print(f"{'way':<34}{'steps/s':>9}{'tokens/s':>10}{'vs base':>9}{'MFU':>7}")
+    rows = [
+        ("baseline (per-document eval)", base, per_block_flops * args.blocks),
+        ("runner, eval every doc", same, per_block_flops * args.blocks),
+        ("runner, eval every doc, no probes", bare, per_block_flops * args.blocks),
+        ("runner, eval every step", every, (args.steps * (train_flops + eval_flops)) * args.blocks),
+    ]
+    for name, seconds, flops in rows:
+        trained = steps * tokens / len(examples)
+        print(
+            f"{name:<34}{steps / seconds:>9.2f}{trained / seconds:>10.0f}"
+            f"{base / seconds:>8.2f}x{flops / seconds / peak:>7.0%}"
+        )
+    print(f"logging + snapshot + checkpoint overhead: {same / bare - 1:+.1%} of step time")
+
+
+if __name__ == "__main__":
+    main()
