@@ -6,7 +6,40 @@
 
 from __future__ import annotations
 
+from reawaken import analysis  # also registers the ds.reawaken accessor
+from reawaken.analysis import (
+    aligned_curves,
+    boundary_losses,
+    gradient_similarity,
+    mean_interval,
+    paper_recovery_score,
+    prequential_loss,
+    recovery_amount,
+    recovery_matrix,
+    recovery_score,
+    representation_similarity,
+    summary,
+    weight_trajectory,
+)
+from reawaken.store.combine import open_runs
 from reawaken.store.reader import open_run
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "open_run"]
+__all__ = [
+    "__version__",
+    "aligned_curves",
+    "analysis",
+    "boundary_losses",
+    "gradient_similarity",
+    "mean_interval",
+    "open_run",
+    "open_runs",
+    "paper_recovery_score",
+    "prequential_loss",
+    "recovery_amount",
+    "recovery_matrix",
+    "recovery_score",
+    "representation_similarity",
+    "summary",
+    "weight_trajectory",
+]

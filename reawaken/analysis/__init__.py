@@ -1,0 +1,50 @@
+"""Analysis of run stores: pure functions from a run Dataset to labelled xarray results.
+
+Every function takes a run (:func:`reawaken.open_run`) or several (:func:`reawaken.open_runs`,
+extra ``run`` dim) and returns a DataArray or Dataset with named dims; none does I/O or
+plotting. Importing this package also registers the ``ds.reawaken`` accessor.
+"""
+
+from __future__ import annotations
+
+from reawaken.analysis import accessor as _accessor  # noqa: F401  (registers ds.reawaken)
+from reawaken.analysis._checks import RecoveryUndefinedWarning
+from reawaken.analysis.boundaries import boundary_losses, mean_prequential_loss, prequential_loss
+from reawaken.analysis.curves import aligned_curves
+from reawaken.analysis.matrix import recovery_matrix
+from reawaken.analysis.recovery import (
+    mean_recovery_score,
+    paper_recovery_score,
+    recovery_amount,
+    recovery_score,
+)
+from reawaken.analysis.similarity import (
+    cosine_matrix,
+    gradient_similarity,
+    linear_cka_matrix,
+    representation_similarity,
+)
+from reawaken.analysis.stats import mean_interval, student_t_quantile
+from reawaken.analysis.summary import summary
+from reawaken.analysis.trajectory import weight_trajectory
+
+__all__ = [
+    "RecoveryUndefinedWarning",
+    "aligned_curves",
+    "boundary_losses",
+    "cosine_matrix",
+    "gradient_similarity",
+    "linear_cka_matrix",
+    "mean_interval",
+    "mean_prequential_loss",
+    "mean_recovery_score",
+    "paper_recovery_score",
+    "prequential_loss",
+    "recovery_amount",
+    "recovery_matrix",
+    "recovery_score",
+    "representation_similarity",
+    "student_t_quantile",
+    "summary",
+    "weight_trajectory",
+]

@@ -1,0 +1,111 @@
+"""The in-run pairwise recovery matrix: how each document's block changes every document's loss.
+
+R[i, j] is measured on the run as it happened (the loss of i across j's block), not by the
+paper's counterfactual of training j from one fixed checkpoint (paper.md §4.5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from reawaken.analysis._runs import loss_values, schedule_of, take_steps
+
+__all__ = ["recovery_matrix"]
+
+
+def _group_mean(index: np.ndarray, values: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    sums = np.bincount(index[mask], weights=values[mask], minlength=size)
+    counts = np.bincount(index[mask], minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
+def recovery_matrix(ds: xr.Dataset, *, by_distance: bool = False) -> xr.DataArray:
+    """Mean change in document i's loss across the block of document j, over epochs >= 1.
+
+    R[i, j] = mean over the blocks of j in epochs >= 1 (0-based) of
+    loss[end of j's block, i] - loss[step just before j's block, i]. Negative: training j
+    lowers i's loss (j helps i); the diagonal is a document's own training.
+
+    This is the *in-run* version, measured on the training as it happened. The paper's
+    Fig. 8b instead trains each j for M steps from one checkpoint after 4 epochs, with rows =
+    trained document and the opposite sign (positive = helps); the two agree in pattern, not
+    in value.
+
+    Parameters
+    ----------
+    ds
+        A run or several runs (needs ``loss`` at both edges of each block: evaluation after
+        every step or every document works).
+    by_distance
+        Re-index the columns by cyclic distance (position of j - position of i) mod T, using
+        the positions of the epoch in which j's block ran (right for shuffled orders too):
+        distance 1 = the document trained right after i.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``doc``, ``trained_doc``), or (``doc``, ``distance``) with ``by_distance``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reawaken.testing import synthetic_run
+    >>> loss = np.array([[4, 4], [2, 4], [3, 1], [1, 2], [2, 0]], dtype=float)  # T=2, M=1
+    >>> # epoch 1: doc 0's block is step 2 -> 3, doc 1's block is step 3 -> 4
+    >>> recovery_matrix(synthetic_run(loss, steps_per_doc=1)).values.tolist()
+    [[-2.0, 1.0], [1.0, -2.0]]
+    """
+    schedule = schedule_of(ds, "recovery_matrix")
+    schedule.warn_if_single_epoch("recovery_matrix")
+    loss = loss_values(ds, schedule)
+    batch = schedule.batch
+    size, _, docs = loss.shape
+    before = np.where(schedule.start >= 1, schedule.start - 1, -1)
+    change = take_steps(loss, schedule.end) - take_steps(loss, before)  # (B, K, doc)
+    mask = (schedule.episode_epoch >= 1)[:, :, None] & np.isfinite(change)
+    rows = np.arange(size)[:, None, None]
+    doc = np.arange(docs)[None, None, :]
+    units = ds["loss"].attrs.get("units", "nats")
+    attrs = {
+        "long_name": "change in loss of doc across the block",
+        "units": units,
+        "description": "in-run pairwise recovery matrix, mean over epochs >= 1; "
+        "negative = the trained document lowers doc's loss",
+    }
+    if not by_distance:
+        column = np.clip(schedule.episode_doc, 0, None)[:, :, None]
+        index = (rows * docs + doc) * docs + column
+        values = _group_mean(index.ravel(), change.ravel(), mask.ravel(), size * docs * docs)
+        return batch.wrap(
+            values.reshape(size, docs, docs),
+            ("doc", "trained_doc"),
+            coords={"doc": ds["doc"].values, "trained_doc": ds["doc"].values},
+            name="recovery_matrix",
+            attrs=attrs,
+        )
+    cycle = schedule.num_docs  # (B,)
+    width = int(cycle.max(initial=1))
+    epoch = np.clip(schedule.episode_epoch, 0, None)
+    position_of_doc = schedule.position[rows, epoch[:, :, None], doc]  # (B, K, doc)
+    distance = (schedule.episode_position[:, :, None] - position_of_doc) % np.maximum(cycle, 1)[
+        :, None, None
+    ]
+    mask &= position_of_doc >= 0
+    index = (rows * docs + doc) * width + distance
+    values = _group_mean(index.ravel(), change.ravel(), mask.ravel(), size * docs * width)
+    return batch.wrap(
+        values.reshape(size, docs, width),
+        ("doc", "distance"),
+        coords={
+            "doc": ds["doc"].values,
+            "distance": (
+                "distance",
+                np.arange(width),
+                {"long_name": "cyclic distance (position of trained doc - position of doc)"},
+            ),
+        },
+        name="recovery_matrix",
+        attrs=attrs,
+    )
