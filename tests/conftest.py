@@ -19,6 +19,10 @@ import pytest
 from reawaken.config import RunConfig, load_config
 from reawaken.data import builtin_corpus_path
 
+# --doctest-modules would import conftest files as test modules too (and trip over two
+# modules named `conftest`); they hold no doctests.
+collect_ignore_glob = ["conftest.py", "*/conftest.py"]
+
 TINY_ARCHITECTURE = {
     "hidden_size": 32,
     "num_hidden_layers": 2,

@@ -1,0 +1,16 @@
+"""The app's pages, one ``pn.viewable.Viewer`` each, importable without a server.
+
+Examples
+--------
+>>> from reawaken.app.state import AppState
+>>> page = RecoveryPage(state=AppState(runs_dir="/nonexistent"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from reawaken.app.pages.recovery import RecoveryPage
+from reawaken.app.pages.representations import RepresentationsPage
+from reawaken.app.pages.runs import RunsPage
+from reawaken.app.pages.weights import WeightsPage
+
+__all__ = ["RecoveryPage", "RepresentationsPage", "RunsPage", "WeightsPage"]

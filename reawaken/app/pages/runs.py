@@ -1,0 +1,133 @@
+"""The Runs page: a selectable table of the runs in the folder, with live progress and scores.
+
+Selecting rows sets the runs the other pages show. The table is rebuilt whenever the shared
+state re-lists the folder, so a running run's progress bar advances by itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models.widgets.tables import NumberFormatter
+from panel.viewable import Viewer
+
+from reawaken.app.data import RunEntry, analysed
+from reawaken.app.state import AppState
+from reawaken.errors import ReawakenError
+
+__all__ = ["RunsPage"]
+
+COLUMNS = {
+    "name": "run",
+    "status": "status",
+    "progress": "progress (%)",
+    "model": "model",
+    "T": "T",  # documents in the cycle
+    "M": "M",  # gradient steps per document
+    "E": "E",  # epochs
+    "optimizer": "optimiser",
+    "score": "score",  # mean recovery score of the last epoch
+    "message": "problem",
+}
+
+
+def _score(state: AppState, run: RunEntry) -> tuple[float, str]:
+    """The run's mean recovery score, or NaN and why it cannot be computed."""
+    if not run.readable:
+        return math.nan, run.error
+    try:
+        table = analysed(state.runs_dir, run.path, "summary")
+    except ReawakenError as error:
+        return math.nan, str(error)
+    value = table["mean_recovery_score"]
+    return (float(value) if value.ndim == 0 else math.nan), ""
+
+
+def runs_frame(state: AppState) -> pd.DataFrame:
+    """The table's rows: one per run in ``state.runs``.
+
+    Examples
+    --------
+    >>> runs_frame(AppState(runs_dir="/nonexistent")).columns.tolist()[:3]
+    ['name', 'status', 'progress']
+    """
+    rows = []
+    for run in state.runs:
+        score, problem = _score(state, run)
+        status = "damaged" if problem and run.readable else run.status
+        rows.append(
+            {
+                "name": run.name,
+                "status": status,
+                "progress": round(run.progress, 1),
+                "model": run.model,
+                # Blank rather than 0 where the store could not be read.
+                "T": run.num_docs or "",
+                "M": run.steps_per_doc or "",
+                "E": run.num_epochs or "",
+                "optimizer": run.optimizer,
+                "score": score,
+                "message": problem,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+class RunsPage(Viewer):
+    """The runs folder as a table; the checked rows are the runs shown on the other pages.
+
+    Examples
+    --------
+    >>> page = RunsPage(state=AppState(runs_dir="/nonexistent"))
+    >>> len(page.table.value)
+    0
+    """
+
+    state = param.ClassSelector(class_=AppState, doc="the app's shared selection")
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        self.table = pn.widgets.Tabulator(
+            runs_frame(self.state),
+            selectable="checkbox",
+            disabled=True,
+            show_index=False,
+            titles=COLUMNS,
+            formatters={
+                "progress": {"type": "progress", "max": 100, "legend": True},
+                "score": NumberFormatter(format="0.000", nan_format="–"),
+                "message": {"type": "textarea"},
+            },
+            layout="fit_columns",
+            widths={"message": "30%", "progress": "10%", "model": "14%"},
+            sizing_mode="stretch_width",
+        )
+        self._sync_selection()
+        self.table.param.watch(self._on_select, "selection")
+        self.state.param.watch(self._on_runs, "runs")
+
+    def _sync_selection(self) -> None:
+        names = self.table.value["name"].tolist()
+        self.table.selection = [names.index(n) for n in self.state.selected if n in names]
+
+    def _on_select(self, event: param.parameterized.Event) -> None:
+        names = self.table.value["name"].tolist()
+        chosen = [names[i] for i in sorted(event.new) if i < len(names)]
+        if chosen != self.state.selected:
+            self.state.selected = chosen
+
+    def _on_runs(self, event: param.parameterized.Event) -> None:
+        self.table.value = runs_frame(self.state)
+        self._sync_selection()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        folder = pn.pane.Markdown(
+            f"Runs in `{self.state.runs_dir}` (set `REAWAKEN_RUNS` to read another folder). "
+            "Check the runs to show on the other pages. T documents, M steps per document, "
+            "E epochs; score: mean recovery score of the last epoch.",
+            sizing_mode="stretch_width",
+        )
+        return pn.Column(folder, self.table, sizing_mode="stretch_width")

@@ -1,0 +1,97 @@
+"""Representation similarity: documents against each other at a snapshot, or one over time.
+
+Draws :func:`reawaken.analysis.representation_similarity` results (paper Fig. 8d): a
+(doc x doc) matrix at one snapshot, or one document's (snapshot x snapshot) matrix whose
+blocks show its representation settling epoch by epoch.
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import xarray as xr
+
+from reawaken.plots.style import DOC, image, styled
+
+__all__ = ["document_similarity", "snapshot_similarity"]
+
+_SIMILARITY = hv.Dimension("similarity", label="similarity")
+
+
+def _styled_matrix(element: hv.Image | hv.QuadMesh, title: str, method: str) -> hv.Element:
+    label = f"{method} similarity" if method else "similarity"
+    return styled(
+        element,
+        common={"cmap": "viridis", "colorbar": True},
+        bokeh={"tools": ["hover"], "clabel": label, "title": title},
+        matplotlib={"clabel": label},
+    )
+
+
+def document_similarity(similarity: xr.DataArray, *, method: str = "") -> hv.Element:
+    """Document-by-document similarity of representations at one snapshot.
+
+    Parameters
+    ----------
+    similarity
+        (``doc``, ``other_doc``); a ``snapshot_step`` scalar coordinate, if present, goes in
+        the title.
+    method
+        Name of the measure for the colour bar ("cosine", "cka").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = xr.DataArray(np.eye(3), dims=("doc", "other_doc"),
+    ...     coords={"doc": [0, 1, 2], "other_doc": [0, 1, 2]})
+    >>> len(document_similarity(s).dimension_values(2))
+    9
+    """
+    similarity = similarity.transpose("doc", "other_doc")
+    title = "Similarity between documents"
+    if "snapshot_step" in similarity.coords and similarity["snapshot_step"].ndim == 0:
+        title += f" after step {int(similarity['snapshot_step'])}"
+    element = image(
+        similarity["other_doc"].values,
+        similarity["doc"].values,
+        similarity.values,
+        kdims=[hv.Dimension("other_doc", label="document"), DOC],
+        vdim=_SIMILARITY,
+    )
+    return _styled_matrix(element, title, method)
+
+
+def snapshot_similarity(
+    similarity: xr.DataArray, *, steps_per_epoch: int | None = None, method: str = ""
+) -> hv.Element:
+    """One document's representation compared across snapshots (paper Fig. 8d).
+
+    Parameters
+    ----------
+    similarity
+        (``snapshot``, ``other_snapshot``), with ``snapshot_step`` coordinates if available.
+    steps_per_epoch
+        T*M; with ``snapshot_step`` coordinates, axes are drawn in epochs.
+    method
+        Name of the measure for the colour bar.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = xr.DataArray(np.eye(4), dims=("snapshot", "other_snapshot"))
+    >>> snapshot_similarity(s).dimension_values(2, flat=False).shape
+    (4, 4)
+    """
+    similarity = similarity.transpose("snapshot", "other_snapshot")
+    axis = similarity["snapshot"].values
+    dims = [hv.Dimension("other_snapshot", label="snapshot"), hv.Dimension("snapshot")]
+    if steps_per_epoch and "snapshot_step" in similarity.coords:
+        axis = similarity["snapshot_step"].values / steps_per_epoch
+        dims = [
+            hv.Dimension("other_progress", label="training progress", unit="epochs"),
+            hv.Dimension("progress", label="training progress", unit="epochs"),
+        ]
+    title = "Similarity of one document over training"
+    if "doc" in similarity.coords and similarity["doc"].ndim == 0:
+        title = f"Similarity of doc {int(similarity['doc'])} over training"
+    element = image(axis, axis, similarity.values, kdims=dims, vdim=_SIMILARITY)
+    return _styled_matrix(element, title, method)

@@ -1,0 +1,225 @@
+"""The app's pages without a server: set the selection, check the data each figure holds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import pytest
+from app_stores import E, M, T, finish_running_store, make_run, make_runs_folder
+
+from reawaken import analysis
+from reawaken.app import data
+from reawaken.app.pages import RecoveryPage, RepresentationsPage, RunsPage, WeightsPage
+from reawaken.app.shell import App
+from reawaken.app.state import AppState
+from reawaken.errors import StoreError
+from reawaken.store import open_run
+
+
+@pytest.fixture(scope="module")
+def pristine_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_runs_folder(tmp_path_factory.mktemp("app"))
+
+
+@pytest.fixture
+def runs_folder(pristine_runs: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the runs folder per test (tests may change stores)."""
+    return Path(shutil.copytree(pristine_runs, tmp_path / "runs", symlinks=True))
+
+
+def state_for(runs: Path, *selected: str) -> AppState:
+    return AppState(runs_dir=str(runs), selected=list(selected))
+
+
+def figures(view: pn.viewable.Viewable) -> list[hv.core.Dimensioned]:
+    """The HoloViews objects shown in ``view``."""
+    return [pane.object for pane in view.select(pn.pane.HoloViews)]
+
+
+def alerts(view: pn.viewable.Viewable) -> list[str]:
+    return [pane.object for pane in view.select(pn.pane.Alert)]
+
+
+def elements(obj: hv.core.Dimensioned, kind: type) -> list[hv.Element]:
+    return obj.traverse(lambda e: e, [kind])
+
+
+def test_scan_lists_every_store_and_says_what_is_wrong_with_the_bad_ones(runs_folder):
+    entries = {entry.name: entry for entry in data.scan_runs(runs_folder)}
+    assert sorted(entries) == ["alpha", "beta", "damaged", "escape", "noloss", "nosnap", "running"]
+    assert entries["damaged"].status == "damaged"
+    assert "metadata cannot be read" in entries["damaged"].error
+    assert entries["escape"].status == "refused"
+    assert entries["running"].progress == pytest.approx(50.0)
+    assert (entries["alpha"].model, entries["alpha"].num_docs) == ("pythia-160m", T)
+
+
+def test_paths_outside_the_runs_folder_are_refused(runs_folder):
+    for outside in ("../outside.zarr", runs_folder.parent / "outside.zarr", "escape.zarr", "/etc"):
+        with pytest.raises(StoreError, match="outside the runs folder"):
+            data.load_run(runs_folder, outside)
+    assert data.load_run(runs_folder, "alpha.zarr").sizes["doc"] == T
+
+
+def test_load_run_is_cached_until_the_run_advances(runs_folder):
+    path = runs_folder / "running.zarr"
+    first = data.load_run(runs_folder, path)
+    assert data.load_run(runs_folder, path) is first
+    finish_running_store(path, make_run())
+    again = data.load_run(runs_folder, path)
+    assert again is not first
+    assert again.attrs["completed_steps"] == T * M * E
+
+
+def test_runs_table_shows_status_progress_config_and_score(runs_folder):
+    page = RunsPage(state=state_for(runs_folder, "alpha"))
+    table = page.table.value.set_index("name")
+    assert table.loc["running", "progress"] == 50.0
+    assert table.loc["beta", ["model", "T", "M", "E", "optimizer"]].tolist() == [
+        "pythia-1b",
+        T,
+        M,
+        E,
+        "sgd",
+    ]
+    expected = float(analysis.summary(open_run(runs_folder / "alpha.zarr"))["mean_recovery_score"])
+    assert table.loc["alpha", "score"] == pytest.approx(expected)
+    assert table.loc["noloss", "status"] == "damaged"
+    assert "'loss' is missing" in table.loc["noloss", "message"]
+    assert np.isnan(table.loc["damaged", "score"])
+
+
+def test_selecting_rows_sets_the_runs_of_every_page(runs_folder):
+    page = RunsPage(state=state_for(runs_folder, "alpha"))
+    names = page.table.value["name"].tolist()
+    page.table.selection = [names.index("beta"), names.index("running")]
+    assert page.state.selected == ["beta", "running"]
+
+
+def test_recovery_curves_follow_the_chosen_documents(runs_folder):
+    state = state_for(runs_folder, "alpha")
+    page = RecoveryPage(state=state)
+    loss = open_run(runs_folder / "alpha.zarr").loss
+    state.docs = [0, 2]
+    (overlay,) = figures(page.document_curves())
+    curves = elements(overlay, hv.Curve)
+    assert [c.label for c in curves] == ["alpha: doc 0", "alpha: doc 2"]
+    np.testing.assert_allclose(curves[1].dimension_values("loss"), loss.sel(doc=2))
+    page.doc_choice.value = [1, 2, 3]  # the widget drives the shared state
+    (overlay,) = figures(page.document_curves())
+    assert len(elements(overlay, hv.Curve)) == 3
+
+
+def test_recovery_overlays_several_runs_on_the_same_axes(runs_folder):
+    page = RecoveryPage(state=state_for(runs_folder, "alpha", "beta"))
+    (aligned,) = figures(page.aligned())
+    assert [c.label for c in elements(aligned, hv.Curve)] == ["alpha", "beta"]
+    expected = analysis.aligned_curves(open_run(runs_folder / "beta.zarr"))["mean"]
+    np.testing.assert_allclose(
+        elements(aligned, hv.Curve)[1].dimension_values("loss"), expected.dropna("offset")
+    )
+    (scores,) = figures(page.scores())
+    assert len(elements(scores, hv.Curve)) == 2
+
+
+def test_heatmap_holds_the_loss_and_the_matrix_switches_to_cyclic_distance(runs_folder):
+    page = RecoveryPage(state=state_for(runs_folder, "alpha"))
+    heat, matrix = figures(page.per_run())
+    loss = open_run(runs_folder / "alpha.zarr").loss
+    np.testing.assert_allclose(heat.dimension_values(2, flat=False), loss.values.T)
+    assert matrix.kdims[0].name == "trained_doc"
+    assert len(matrix.dimension_values(2)) == T * T
+    page.matrix_order = "cyclic distance"
+    _, matrix = figures(page.per_run())
+    assert matrix.kdims[0].name == "distance"
+
+
+def test_a_bad_run_shows_a_message_and_the_others_still_plot(runs_folder):
+    page = RecoveryPage(state=state_for(runs_folder, "alpha", "noloss", "damaged"))
+    view = page.per_run()
+    assert len(figures(view)) == 2  # alpha's heatmap and matrix
+    messages = alerts(view)
+    assert len(messages) == 2
+    assert any("'loss' is missing" in m for m in messages)
+    assert any("metadata cannot be read" in m for m in messages)
+    curves = page.document_curves()
+    assert len(figures(curves)) == 1 and len(alerts(curves)) == 2
+
+
+def test_representations_follow_the_snapshot_player_and_the_document(runs_folder):
+    state = state_for(runs_folder, "alpha")
+    page = RepresentationsPage(state=state)
+    view = page.per_run()
+    assert page.player.end == E * T  # 13 snapshots, the latest shown first
+    between, over_time = figures(view)
+    ds = open_run(runs_folder / "alpha.zarr")
+    latest = analysis.representation_similarity(ds)
+    np.testing.assert_allclose(between.dimension_values(2, flat=False), latest.values)
+    page.player.value = 3
+    between, _ = figures(page.per_run())
+    at_3 = analysis.representation_similarity(ds, snapshot=3)
+    np.testing.assert_allclose(between.dimension_values(2, flat=False), at_3.values)
+    page.doc_choice.value = 2
+    _, over_time = figures(page.per_run())
+    expected = analysis.representation_similarity(ds, doc=2)
+    np.testing.assert_allclose(over_time.dimension_values(2, flat=False), expected.values)
+
+
+def test_a_run_without_snapshots_says_so_on_the_snapshot_pages(runs_folder):
+    state = state_for(runs_folder, "nosnap", "alpha")
+    representations = RepresentationsPage(state=state).per_run()
+    assert len(figures(representations)) == 2
+    (text,) = alerts(representations)
+    assert "no 'activation'" in text and "nosnap" in text
+    weights = WeightsPage(state=state).per_run()
+    (text,) = alerts(weights)
+    assert "no weight snapshots" in text
+
+
+def test_weights_page_draws_one_point_per_snapshot_in_every_pair_of_components(runs_folder):
+    page = WeightsPage(state=state_for(runs_folder, "alpha"))
+    (layout,) = figures(page.per_run())
+    assert len(layout) == 1
+    (points,) = elements(layout, hv.Points)
+    assert len(points) == E * T + 1
+    assert {"snapshot_step", "epoch", "trained_doc"} <= {d.name for d in points.vdims}
+    page.n_components = 3
+    (layout,) = figures(page.per_run())
+    assert len(layout) == 3
+    page.color_by = "cycle_position"
+    (layout,) = figures(page.per_run())
+    style = hv.Store.lookup_options("bokeh", elements(layout, hv.Points)[0], "style").kwargs
+    assert style["color"] == "cycle_position"
+
+
+def test_refresh_notices_a_running_run_advancing(runs_folder):
+    state = state_for(runs_folder, "running")
+    page = RunsPage(state=state)
+    version = state.version
+    finish_running_store(runs_folder / "running.zarr", make_run())
+    state.refresh()
+    assert state.version == version + 1
+    row = page.table.value.set_index("name").loc["running"]
+    assert (row["status"], row["progress"]) == ("completed", 100.0)
+    state.refresh()  # nothing changed: no new version, no redraw
+    assert state.version == version + 1
+
+
+def test_app_opens_on_the_first_readable_run_and_keeps_the_page_in_sync(runs_folder):
+    app = App(runs_dir=str(runs_folder))
+    assert app.state.selected == ["alpha"]
+    app.page = "weights"
+    assert app.tabs.active == 3
+    app.tabs.active = 1
+    assert app.page == "recovery"
+
+
+def test_an_empty_runs_folder_gives_an_empty_table_and_hints(tmp_path):
+    app = App(runs_dir=str(tmp_path))
+    assert app.state.selected == []
+    assert len(app.pages["runs"].table.value) == 0
+    assert "Select a run" in alerts(pn.Column(app.pages["weights"].per_run()))[0]
