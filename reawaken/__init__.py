@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from reawaken import analysis  # also registers the ds.reawaken accessor
+from reawaken._version import __version__
 from reawaken.analysis import (
     aligned_curves,
     boundary_losses,
@@ -24,7 +25,6 @@ from reawaken.analysis import (
 from reawaken.store.combine import open_runs
 from reawaken.store.reader import open_run
 
-__version__ = "0.1.0"
 __all__ = [
     "__version__",
     "aligned_curves",
