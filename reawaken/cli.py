@@ -51,6 +51,11 @@ def command_run(args: argparse.Namespace) -> int:
         return _resume(args)
     config = load_config(args.config, preset=args.preset, overrides=args.set, seed=args.seed)
     name = args.name or _default_name(args.preset, args.config)
+    if args.smoke:
+        from reawaken.smoke import smoke_config
+
+        config = smoke_config(config)
+        name = args.name or f"{name}-smoke"
     store_path = Path(args.out) / f"{name}.zarr"
     from reawaken.train import run_experiment
 
@@ -211,6 +216,27 @@ def command_sweep(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def command_figures(args: argparse.Namespace) -> int:
+    from reawaken.plots.export import write_figures
+
+    try:
+        docs = [int(doc) for doc in args.docs.split(",")]
+    except ValueError:
+        raise ConfigError(f"--docs takes document numbers like 0,12; got {args.docs!r}") from None
+    written = write_figures(
+        args.runs,
+        args.out,
+        formats=[f.strip() for f in args.format.split(",") if f.strip()],
+        what=[w.strip() for w in args.what.split(",") if w.strip()],
+        docs=docs,
+        dpi=args.dpi,
+    )
+    for path in written:
+        print(path)
+    print(f"{len(written)} file(s) written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reawaken",
@@ -238,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed for init, document choice and order")
     run.add_argument("--overwrite", action="store_true", help="replace an existing store")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--smoke",
+        action="store_true",
+        help="check the preset in seconds on a CPU, offline: tiny model of the same family, "
+        "local data, T<=4, M<=2, E<=2, C<=32",
+    )
     run.add_argument(
         "--resume",
         metavar="RUN.zarr",
@@ -278,6 +310,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="list the runs and their config overrides and exit"
     )
     sweep.set_defaults(func=command_sweep)
+
+    figures = commands.add_parser(
+        "figures",
+        help="write paper-sized figures of runs (PNG/SVG/PDF; see docs/app.md)",
+    )
+    figures.add_argument("runs", nargs="+", metavar="RUN", help="path(s) to RUN.zarr")
+    figures.add_argument("--out", default="figures", help="output folder (default: figures/)")
+    figures.add_argument(
+        "--format", default="png", help="comma-separated: png, svg, pdf (default: png)"
+    )
+    figures.add_argument(
+        "--what",
+        default="recovery,matrix,similarity,trajectory",
+        help="comma-separated figure sets: recovery, matrix, similarity, trajectory (default: all)",
+    )
+    figures.add_argument(
+        "--docs", default="0", help="documents for single-document figures, e.g. 0,12 (default: 0)"
+    )
+    figures.add_argument("--dpi", type=int, default=300, help="resolution of PNG files")
+    figures.set_defaults(func=command_figures)
     return parser
 
 

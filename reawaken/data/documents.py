@@ -13,16 +13,22 @@ from reawaken.errors import ConfigError
 
 __all__ = ["DocumentSet", "Tokenize", "load_documents"]
 
-#: Maps a text and a maximum length to its first token ids (the model layer's tokenizer).
-Tokenize = Callable[[str, int], list[int]]
+#: Maps a text (or an image's (height, width, 3) uint8 pixels) and a maximum length to its
+#: first token ids: the model layer's tokenizer or colour quantiser.
+Tokenize = Callable[[str | np.ndarray, int], list[int]]
 
 
 @dataclass(frozen=True)
 class DocumentSet:
-    """Token ids of the T documents, each cut to the context length C (no padding)."""
+    """Token ids of the T documents, each cut to the context length C (no padding).
+
+    ``heldout`` holds a second text of the same T documents (``data.heldout_field``, e.g. the
+    highlights of each article), tokenised the same way; row i belongs to document i.
+    """
 
     input_ids: tuple[tuple[int, ...], ...]
     source_ids: tuple[str, ...]
+    heldout: DocumentSet | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -44,18 +50,54 @@ class DocumentSet:
             matrix[row, : len(ids)] = ids
         return matrix
 
+    def windows(self, size: int) -> DocumentSet:
+        """The centre ``size`` tokens of each document (all of a shorter one).
+
+        Examples
+        --------
+        >>> DocumentSet(((1, 2, 3, 4, 5, 6), (7, 8)), ("a", "b")).windows(2).input_ids
+        ((3, 4), (7, 8))
+        """
+        rows = []
+        for ids in self.input_ids:
+            start = max(len(ids) - size, 0) // 2
+            rows.append(ids[start : start + size])
+        return DocumentSet(tuple(rows), self.source_ids, self.heldout)
+
+
+def _tokenize_checked(
+    tokenize: Tokenize, content: str | np.ndarray, config: DataConfig, what: str
+) -> tuple[int, ...]:
+    ids = tuple(tokenize(content, config.context_length)[: config.context_length])
+    if len(ids) < 2:
+        raise ConfigError(
+            f"{what} of {config.source!r} has {len(ids)} token(s); each document needs at "
+            "least 2 for a next-token loss"
+        )
+    return ids
+
 
 def load_documents(config: DataConfig, tokenize: Tokenize, seed: int) -> DocumentSet:
-    """Draw ``config.num_docs`` documents (seeded) and tokenise each to ``context_length``."""
+    """Draw ``config.num_docs`` documents (seeded) and tokenise each to ``context_length``.
+
+    Texts go through ``tokenize`` as strings, images as their pixels; the held-out field,
+    when configured, is tokenised into ``DocumentSet.heldout``.
+    """
     sample_seed = seed if config.sample_seed is None else config.sample_seed
     raw = read_source(config, config.num_docs, sample_seed)
-    input_ids = []
-    for document in raw:
-        ids = tuple(tokenize(document.text, config.context_length)[: config.context_length])
-        if len(ids) < 2:
-            raise ConfigError(
-                f"document {document.source_id!r} of {config.source!r} has {len(ids)} token(s); "
-                "each document needs at least 2 for a next-token loss"
-            )
-        input_ids.append(ids)
-    return DocumentSet(tuple(input_ids), tuple(d.source_id for d in raw))
+    source_ids = tuple(d.source_id for d in raw)
+    input_ids = tuple(
+        _tokenize_checked(
+            tokenize, d.text if d.pixels is None else d.pixels, config, f"document {d.source_id!r}"
+        )
+        for d in raw
+    )
+    heldout = None
+    if config.heldout_field is not None:
+        what = f"field {config.heldout_field!r} (data.heldout_field) of document"
+        rows = tuple(
+            _tokenize_checked(tokenize, d.heldout or "", config, f"{what} {d.source_id!r}")
+            for d in raw
+        )
+        heldout = DocumentSet(rows, source_ids)
+    return DocumentSet(input_ids, source_ids, heldout)

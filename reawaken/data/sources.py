@@ -7,7 +7,7 @@ such as cnn_dailymail is never read or tokenised whole.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from reawaken.config import LOCAL_DATA_SUFFIXES, DataConfig
+from reawaken.data.images import POOL_SIZE, synthetic_image, synthetic_image_id
 from reawaken.errors import ConfigError
 
 __all__ = ["RawDocument", "builtin_corpus_path", "read_source"]
@@ -22,10 +23,17 @@ __all__ = ["RawDocument", "builtin_corpus_path", "read_source"]
 
 @dataclass(frozen=True)
 class RawDocument:
-    """One untokenised document and where it came from."""
+    """One untokenised document and where it came from.
+
+    ``heldout`` is the text of ``data.heldout_field`` of the same record (e.g. the highlights
+    of a CNN/DailyMail article); ``pixels`` (height, width, 3) uint8 is set for images, whose
+    ``text`` is empty.
+    """
 
     source_id: str
     text: str
+    heldout: str | None = None
+    pixels: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def builtin_corpus_path() -> Path:
@@ -33,7 +41,11 @@ def builtin_corpus_path() -> Path:
     return Path(str(resources.files("reawaken.data") / "assets" / "corpus.jsonl"))
 
 
-def _read_jsonl(path: Path, text_field: str) -> list[RawDocument]:
+def _missing_field(path: Path, number: int, name: str, key: str, record: dict[str, Any]) -> str:
+    return f"{path}, line {number}: no field {name!r} (set {key}; fields here: {', '.join(record)})"
+
+
+def _read_jsonl(path: Path, text_field: str, heldout_field: str | None = None) -> list[RawDocument]:
     documents = []
     with path.open() as lines:
         for number, line in enumerate(lines, start=1):
@@ -43,24 +55,31 @@ def _read_jsonl(path: Path, text_field: str) -> list[RawDocument]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ConfigError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
-            if text_field not in record:
-                raise ConfigError(
-                    f"{path}, line {number}: no field {text_field!r} (set data.text_field; "
-                    f"fields here: {', '.join(record)})"
-                )
+            for name, key in (
+                (text_field, "data.text_field"),
+                (heldout_field, "data.heldout_field"),
+            ):
+                if name is not None and name not in record:
+                    raise ConfigError(_missing_field(path, number, name, key, record))
             source_id = str(record.get("id", f"{path.name}:{number}"))
-            documents.append(RawDocument(source_id, str(record[text_field])))
+            heldout = str(record[heldout_field]) if heldout_field else None
+            documents.append(RawDocument(source_id, str(record[text_field]), heldout))
     return documents
 
 
-def _read_local(path: Path, text_field: str) -> list[RawDocument]:
+def _read_local(path: Path, text_field: str, heldout_field: str | None) -> list[RawDocument]:
+    if heldout_field is not None and path.suffix not in (".jsonl", ".json"):
+        raise ConfigError(
+            f"config key 'data.heldout_field' needs records with fields (a .jsonl file or a "
+            f"Hugging Face dataset); {path} holds plain text"
+        )
     if path.is_dir():
         files = sorted(path.glob("*.txt"))
         if not files:
             raise ConfigError(f"data.source folder {path} holds no .txt files")
         return [RawDocument(f.name, f.read_text()) for f in files]
     if path.suffix in (".jsonl", ".json"):
-        return _read_jsonl(path, text_field)
+        return _read_jsonl(path, text_field, heldout_field)
     if path.suffix == ".txt":
         blocks = [b.strip() for b in path.read_text().split("\n\n")]
         return [RawDocument(f"{path.name}:{i}", b) for i, b in enumerate(b for b in blocks if b)]
@@ -94,12 +113,29 @@ def _load_hf_dataset(config: DataConfig) -> Any:
         ) from error
 
 
+def _synthetic_images(config: DataConfig, wanted: int, seed: int) -> list[RawDocument]:
+    if config.heldout_field is not None:
+        raise ConfigError(
+            "config key 'data.heldout_field' does not apply to data.source synthetic_images "
+            "(images have no second field); set it to null"
+        )
+    chosen = _choose(POOL_SIZE, wanted, config, seed)
+    return [
+        RawDocument(
+            synthetic_image_id(int(i)), "", pixels=synthetic_image(int(i), config.image_size)
+        )
+        for i in chosen
+    ]
+
+
 def read_source(config: DataConfig, wanted: int, seed: int) -> list[RawDocument]:
     """The ``wanted`` documents chosen from ``config.source`` (seeded, without replacement).
 
-    ``source`` is ``builtin``, a .jsonl/.txt file, a folder of .txt files (one document
+    ``source`` is ``builtin``, ``synthetic_images`` (seeded images of
+    ``data.image_size`` pixels), a .jsonl/.txt file, a folder of .txt files (one document
     each), a Hugging Face dataset name (``cnn_dailymail``) or a folder of data files that
-    ``datasets.load_dataset`` reads (a local copy of a hub dataset).
+    ``datasets.load_dataset`` reads (a local copy of a hub dataset). With
+    ``data.heldout_field`` each document also carries that field's text.
 
     Examples
     --------
@@ -108,22 +144,30 @@ def read_source(config: DataConfig, wanted: int, seed: int) -> list[RawDocument]
     >>> docs[0].source_id
     'python-stdlib:abc'
     """
-    source = config.source
+    source, heldout_field = config.source, config.heldout_field
     local = Path(source).expanduser()
+    if source == "synthetic_images":
+        return _synthetic_images(config, wanted, seed)
     if source == "builtin":
-        pool = _read_jsonl(builtin_corpus_path(), "text")
+        pool = _read_jsonl(builtin_corpus_path(), "text", heldout_field)
     elif local.is_file() or (local.is_dir() and any(local.glob("*.txt"))):
-        pool = _read_local(local, config.text_field)
+        pool = _read_local(local, config.text_field, heldout_field)
     else:  # a hub dataset name, or a folder of data files (a local copy of a hub dataset)
         dataset = _load_hf_dataset(config)
-        if config.text_field not in dataset.column_names:
-            raise ConfigError(
-                f"dataset {source!r} has no field {config.text_field!r} (set data.text_field; "
-                f"fields: {', '.join(dataset.column_names)})"
-            )
+        for name, key in (
+            (config.text_field, "data.text_field"),
+            (heldout_field, "data.heldout_field"),
+        ):
+            if name is not None and name not in dataset.column_names:
+                raise ConfigError(
+                    f"dataset {source!r} has no field {name!r} (set {key}; "
+                    f"fields: {', '.join(dataset.column_names)})"
+                )
         chosen = _choose(len(dataset), wanted, config, seed)
         rows = dataset.select(chosen.tolist())
         ids = rows["id"] if "id" in rows.column_names else [str(i) for i in chosen]
-        return [RawDocument(str(i), t) for i, t in zip(ids, rows[config.text_field], strict=True)]
+        texts = rows[config.text_field]
+        heldouts = rows[heldout_field] if heldout_field else [None] * len(texts)
+        return [RawDocument(str(i), t, h) for i, t, h in zip(ids, texts, heldouts, strict=True)]
     chosen = _choose(len(pool), wanted, config, seed)
     return [pool[i] for i in chosen]

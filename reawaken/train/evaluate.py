@@ -20,7 +20,7 @@ from reawaken.data import DocumentSet
 
 __all__ = ["DocumentBatch", "evaluate_documents", "make_batches"]
 
-LOGIT_BUDGET = 2**24  # floats of logits per chunk (64 MB in float32)
+LOGIT_BUDGET = 2**22  # floats of logits per chunk: 16 MB stays in cache for the softmax
 
 
 @dataclass(frozen=True)

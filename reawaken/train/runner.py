@@ -23,12 +23,11 @@ import torch
 from tqdm.auto import tqdm
 
 from reawaken.config import RunConfig
-from reawaken.data import DocumentSet, load_documents
+from reawaken.data import DocumentSet
 from reawaken.errors import ConfigError, RunFailed, StoreError
-from reawaken.models import LoadedModel, load_model
-from reawaken.schedule import training_order
+from reawaken.models import LoadedModel
 from reawaken.store.reader import read_attrs
-from reawaken.store.schema import SCHEMA_VERSION, StoreLayout, run_template
+from reawaken.store.schema import SCHEMA_VERSION, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
 from reawaken.train.checkpoint import (
     checkpoint_dir,
@@ -37,8 +36,16 @@ from reawaken.train.checkpoint import (
     save_checkpoint,
 )
 from reawaken.train.evaluate import evaluate_documents, make_batches
-from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches, weight_size
-from reawaken.train.steps import BlockBuffer, build_optimizer, train_step
+from reawaken.train.noise import TrainingNoise
+from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
+from reawaken.train.setup import (
+    evaluated_documents,
+    prepare,
+    snapshot_steps,
+    store_layout,
+    versions,
+)
+from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set_lr, train_step
 
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
 
@@ -52,45 +59,6 @@ class RunResult:
     status: str
     completed_steps: int
     wall_seconds: float
-
-
-def _versions() -> dict[str, str]:
-    import transformers
-    import xarray
-    import zarr
-
-    from reawaken import __version__
-
-    return {
-        "reawaken": __version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "xarray": xarray.__version__,
-        "zarr": zarr.__version__,
-    }
-
-
-def _resolve_layers(layers: tuple[int, ...], num_layers: int) -> list[int]:
-    resolved = []
-    for layer in layers:
-        index = layer if layer >= 0 else num_layers + 1 + layer
-        if not 0 <= index <= num_layers:
-            raise ConfigError(
-                f"config key 'probes.activation_layers': layer {layer} is out of range for a "
-                f"model with {num_layers} blocks (use 0..{num_layers} or -1 for the final one)"
-            )
-        resolved.append(index)
-    return resolved
-
-
-def snapshot_steps(config: RunConfig) -> np.ndarray:
-    """Steps after which a snapshot is taken (always step 0, unless snapshots are off)."""
-    steps_per_doc, num_docs = config.schedule.steps_per_doc, config.data.num_docs
-    total = config.schedule.num_epochs * num_docs * steps_per_doc
-    every = {"doc": steps_per_doc, "epoch": steps_per_doc * num_docs}.get(
-        config.probes.snapshot_every
-    )
-    return np.arange(0, total + 1, every) if every else np.array([], dtype=np.int64)
 
 
 class CyclicRun:
@@ -113,12 +81,26 @@ class CyclicRun:
         self.order = order
         self.layers = layers
         self.steps_per_doc = config.schedule.steps_per_doc
+        self.total_steps = config.total_steps
         self.examples = [torch.tensor([ids], device=self.device) for ids in documents.input_ids]
+        self.noise = TrainingNoise(config, pad_id=loaded.pad_id)
+        self.evaluated = evaluated_documents(config, documents)
         self.batches = make_batches(
-            documents,
+            self.evaluated,
             pad_id=loaded.pad_id,
             device=self.device,
             batch_size=config.evaluation.batch_size,
+        )
+        heldout = documents.heldout
+        self.heldout_batches = (
+            make_batches(
+                heldout,
+                pad_id=loaded.pad_id,
+                device=self.device,
+                batch_size=config.evaluation.batch_size,
+            )
+            if heldout is not None
+            else []
         )
         self.snapshot_steps = snapshot_steps(config)
         self.snapshot_set = {int(s) for s in self.snapshot_steps}
@@ -149,6 +131,23 @@ class CyclicRun:
             autocast=self.config.model.autocast,
         )
 
+    def evaluate_heldout(self) -> torch.Tensor | None:
+        """Loss of each document's second text (``data.heldout_field``), if configured."""
+        if not self.heldout_batches:
+            return None
+        loss, _ = evaluate_documents(
+            self.model,
+            self.heldout_batches,
+            chunk_tokens=self.config.evaluation.chunk_tokens,
+            autocast=self.config.model.autocast,
+        )
+        return loss
+
+    def training_example(self, doc: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, labels) of one step on ``doc``: the document, or its perturbed copy."""
+        example = self.examples[doc]
+        return self.noise(example) if self.noise.active else (example, example)
+
     def snapshot(self, activation: torch.Tensor | None) -> dict[str, np.ndarray]:
         """The probes at the current weights, as host arrays named as in the store."""
         arrays: dict[str, torch.Tensor] = {}
@@ -166,7 +165,11 @@ class CyclicRun:
     def write_start(self) -> None:
         """Step 0: every document's loss (and snapshot 0) before any update."""
         loss, activation = self.evaluate(with_activations=len(self.snapshot_steps) > 0)
-        self.writer.write_steps(0, {"loss": loss.cpu().numpy()[None]})
+        arrays = {"loss": loss.cpu().numpy()[None]}
+        heldout = self.evaluate_heldout()
+        if heldout is not None:
+            arrays["heldout_loss"] = heldout.cpu().numpy()[None]
+        self.writer.write_steps(0, arrays)
         if len(self.snapshot_steps):
             self.writer.write_snapshot(0, self.snapshot(activation))
 
@@ -183,7 +186,9 @@ class CyclicRun:
             checkpoint = latest_checkpoint(self.writer.path, at_most=step)
             if checkpoint is None or checkpoint.step != step:
                 raise StoreError(f"no checkpoint at step {step} beside {self.writer.path}")
-            load_checkpoint(checkpoint, self.model, self.optimizer)
+            extra = load_checkpoint(checkpoint, self.model, self.optimizer)
+            if "noise" in extra:  # the masks and shifts continue where the run left them
+                self.noise.load_state_dict(extra["noise"])
         self.writer.clear_after(step)
         self.completed_steps = step
         self.writer.set_progress(step)
@@ -198,15 +203,17 @@ class CyclicRun:
                 self.optimizer = build_optimizer(self.model, self.config.optimizer)
             block = BlockBuffer(self.steps_per_doc, len(self.documents))
             for grad_step in range(self.steps_per_doc):
+                inputs, labels = self.training_example(doc)
+                set_lr(self.optimizer, self.lr_at(step + 1))
                 block.record_update(
-                    grad_step, *train_step(self.model, self.optimizer, self.examples[doc])
+                    grad_step, *train_step(self.model, self.optimizer, inputs, labels)
                 )
                 step += 1
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
                 if every_step or last:
                     loss, activation = self.evaluate(with_activations=snapshot_due)
-                    block.record_loss(grad_step, loss)
+                    block.record_loss(grad_step, loss, self.evaluate_heldout())
             snapshot = self.snapshot(activation) if snapshot_due else None
             self.write_block(step - self.steps_per_doc + 1, block, snapshot)
             block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)
@@ -216,6 +223,7 @@ class CyclicRun:
                     step,
                     self.model,
                     self.optimizer,
+                    extra={"noise": self.noise.state_dict()},
                     keep=self.config.checkpoint.keep,
                 )
             progress.update(self.steps_per_doc)
@@ -228,6 +236,12 @@ class CyclicRun:
                 refresh=False,
             )
 
+    def lr_at(self, step: int) -> float:
+        """The learning rate of gradient step ``step`` (``optimizer.lr_schedule``)."""
+        return scheduled_lr(
+            self.config.optimizer, step, steps_per_doc=self.steps_per_doc, total=self.total_steps
+        )
+
     def write_block(
         self, first_step: int, block: BlockBuffer, snapshot: dict[str, np.ndarray] | None
     ) -> None:
@@ -238,29 +252,6 @@ class CyclicRun:
             self.writer.write_snapshot(index, snapshot)
         self.completed_steps = first_step + self.steps_per_doc - 1
         self.writer.set_progress(self.completed_steps)
-
-
-def _layout(
-    config: RunConfig,
-    loaded: LoadedModel,
-    documents: DocumentSet,
-    order: np.ndarray,
-    layers: list[int],
-) -> StoreLayout:
-    probes = config.probes
-    snapshots = snapshot_steps(config)
-    return StoreLayout(
-        order=order,
-        steps_per_doc=config.schedule.steps_per_doc,
-        n_tokens=documents.n_tokens,
-        source_ids=list(documents.source_ids),
-        snapshot_steps=snapshots,
-        activation_layers=layers if len(snapshots) else [],
-        hidden_size=loaded.model.config.hidden_size,
-        sketch_size=probes.sketch_size if len(snapshots) else 0,
-        grad_sketch=probes.grad_sketch and bool(probes.sketch_size),
-        weight_size=weight_size(loaded.model, probes.weights) if len(snapshots) else 0,
-    )
 
 
 @contextmanager
@@ -281,15 +272,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _prepare(config: RunConfig) -> tuple[LoadedModel, DocumentSet, np.ndarray, list[int]]:
-    torch.manual_seed(config.seed)
-    loaded = load_model(config.model, seed=config.seed)
-    documents = load_documents(config.data, loaded.tokenize, config.seed)
-    order = training_order(config.schedule, len(documents), config.seed)
-    layers = _resolve_layers(config.probes.activation_layers, loaded.model.config.num_hidden_layers)
-    return loaded, documents, order, layers
-
-
 def _owner() -> dict[str, object]:
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
@@ -302,7 +284,7 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
     try:
         with _sigterm_as_interrupt(), bar:
             if fresh:
-                writer.write_array("tokens", run.documents.token_matrix())
+                writer.write_array("tokens", run.evaluated.token_matrix())
                 run.write_start()
             run.train(bar)
     except KeyboardInterrupt as stop:
@@ -353,15 +335,15 @@ def run_experiment(
     """
     started = time.perf_counter()
     store_path = ensure_writable(store_path, overwrite=overwrite)
-    loaded, documents, order, layers = _prepare(config)
-    layout = _layout(config, loaded, documents, order, layers)
+    loaded, documents, order, layers = prepare(config)
+    layout = store_layout(config, loaded, documents, order, layers)
     attrs = {
         "schema_version": SCHEMA_VERSION,
         "config": config.to_json(),
         "preset": preset or "",
         "seed": config.seed,
         "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
-        "versions": _versions(),
+        "versions": versions(),
         **loaded.info,
         **_owner(),
     }
@@ -422,7 +404,7 @@ def resume_experiment(
         raise ConfigError(
             f"cannot resume {store_path} with a different config: " + "; ".join(changed)
         )
-    loaded, documents, order, layers = _prepare(stored)
+    loaded, documents, order, layers = prepare(stored)
     if loaded.info["weights_sha256"] != attrs.get("weights_sha256"):
         raise ConfigError(
             f"cannot resume {store_path}: the model {stored.model.name!r} now has other initial "

@@ -15,7 +15,7 @@ from transformers import PreTrainedModel
 from reawaken.config import OptimizerConfig
 from reawaken.errors import RunFailed
 
-__all__ = ["BlockBuffer", "build_optimizer", "train_step"]
+__all__ = ["BlockBuffer", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
 
 
 def build_optimizer(model: PreTrainedModel, config: OptimizerConfig) -> torch.optim.Optimizer:
@@ -29,12 +29,57 @@ def build_optimizer(model: PreTrainedModel, config: OptimizerConfig) -> torch.op
     return optimizer_class(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
 
+def scheduled_lr(config: OptimizerConfig, step: int, *, steps_per_doc: int, total: int) -> float:
+    """The learning rate of gradient step ``step`` (1-based) of a ``total``-step run.
+
+    With ``schedule_unit: doc`` the unit index is the document block, u = (step - 1) // M,
+    out of U = total / M units; with ``step``, u = step - 1 and U = total. A linear warm-up
+    of W = ``warmup_steps`` units scales the lr by (u + 1) / W while u < W. A cosine schedule
+    then decays from ``lr`` to ``min_lr``:
+    lr(u) = min_lr + (lr - min_lr) * (1 + cos(pi * (u - W) / (U - W))) / 2,
+    so it reaches ``min_lr`` at the end of the run, after the last update.
+
+    Examples
+    --------
+    >>> from reawaken.config import OptimizerConfig
+    >>> cosine = OptimizerConfig(lr=1.0, lr_schedule="cosine")
+    >>> [round(scheduled_lr(cosine, s, steps_per_doc=1, total=4), 3) for s in range(1, 5)]
+    [1.0, 0.854, 0.5, 0.146]
+    >>> warm = OptimizerConfig(lr=1.0, warmup_steps=2, schedule_unit="doc")
+    >>> [scheduled_lr(warm, s, steps_per_doc=2, total=8) for s in range(1, 9)]
+    [0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    unit, units = step - 1, total
+    if config.schedule_unit == "doc":
+        unit, units = (step - 1) // steps_per_doc, total // steps_per_doc
+    warmup = config.warmup_steps
+    if unit < warmup:
+        return config.lr * (unit + 1) / warmup
+    if config.lr_schedule == "cosine":
+        progress = (unit - warmup) / max(units - warmup, 1)
+        return config.min_lr + (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress)) / 2
+    return config.lr
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Use ``lr`` for the next update (``train_step`` records what the optimiser holds)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def train_step(
-    model: PreTrainedModel, optimizer: torch.optim.Optimizer, input_ids: torch.Tensor
+    model: PreTrainedModel,
+    optimizer: torch.optim.Optimizer,
+    input_ids: torch.Tensor,
+    labels: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """One update on one document; returns (loss before the update, gradient norm, lr)."""
+    """One update on one document; returns (loss before the update, gradient norm, lr).
+
+    ``labels`` default to ``input_ids``; they differ when the inputs are masked.
+    """
     model.train()
-    loss = model(input_ids=input_ids, labels=input_ids).loss
+    labels = input_ids if labels is None else labels
+    loss = model(input_ids=input_ids, labels=labels).loss
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(
@@ -55,6 +100,7 @@ class BlockBuffer:
         self.grad_norm: list[torch.Tensor] = []
         self.lr: list[float] = []
         self.losses: dict[int, torch.Tensor] = {}
+        self.heldout: dict[int, torch.Tensor] = {}
         self._arrays: dict[str, np.ndarray] | None = None
 
     def record_update(
@@ -64,22 +110,33 @@ class BlockBuffer:
         self.grad_norm.append(grad_norm)
         self.lr.append(lr)
 
-    def record_loss(self, grad_step: int, loss: torch.Tensor) -> None:
+    def record_loss(
+        self, grad_step: int, loss: torch.Tensor, heldout: torch.Tensor | None = None
+    ) -> None:
         self.losses[grad_step] = loss
+        if heldout is not None:
+            self.heldout[grad_step] = heldout
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """Arrays for the block's M rows; loss rows not evaluated stay NaN."""
         if self._arrays is None:
-            loss = np.full((self.steps_per_doc, self.num_docs), np.nan, dtype=np.float32)
-            for grad_step, values in self.losses.items():
-                loss[grad_step] = values.float().cpu().numpy()
             self._arrays = {
-                "loss": loss,
+                "loss": self._rows(self.losses),
                 "train_loss": torch.stack(self.train_loss).float().cpu().numpy(),
                 "grad_norm": torch.stack(self.grad_norm).float().cpu().numpy(),
                 "lr": np.asarray(self.lr, dtype=np.float32),
             }
+            if self.heldout:
+                self._arrays["heldout_loss"] = self._rows(self.heldout)
         return self._arrays
+
+    def _rows(self, evaluated: dict[int, torch.Tensor]) -> np.ndarray:
+        """(M, docs) with the evaluated grad steps filled and the rest NaN."""
+        width = len(next(iter(evaluated.values()))) if evaluated else self.num_docs
+        rows = np.full((self.steps_per_doc, width), np.nan, dtype=np.float32)
+        for grad_step, values in evaluated.items():
+            rows[grad_step] = values.float().cpu().numpy()
+        return rows
 
     @property
     def last_train_loss(self) -> float:
