@@ -1,0 +1,32 @@
+"""Model factory: hub id, local directory or built-in model; config-built init; what trains."""
+
+from __future__ import annotations
+
+from reawaken.models.images import ColourQuantizer
+from reawaken.models.init import pythia_init_
+from reawaken.models.loading import LoadedModel, load_model, resolve_device, weights_digest
+from reawaken.models.tiny import (
+    builtin_model_dir,
+    model_family,
+    save_tiny_gpt2,
+    save_tiny_imagegpt,
+    save_tiny_model,
+    smoke_model_dir,
+)
+from reawaken.models.trainable import transformer_blocks
+
+__all__ = [
+    "ColourQuantizer",
+    "LoadedModel",
+    "builtin_model_dir",
+    "load_model",
+    "model_family",
+    "pythia_init_",
+    "resolve_device",
+    "save_tiny_gpt2",
+    "save_tiny_imagegpt",
+    "save_tiny_model",
+    "smoke_model_dir",
+    "transformer_blocks",
+    "weights_digest",
+]

@@ -1,0 +1,72 @@
+"""``reawaken run --smoke``: check a preset on a CPU in seconds, offline, before a GPU job.
+
+The run keeps every knob of the preset (order, noise, freezing, LoRA, lr schedule, held-out
+field, probes) but swaps the model for a tiny local one of the same family and the data for a
+local file with the same fields, and shrinks T, M, E and C (see
+:func:`reawaken.config.shrink_for_smoke`). It sits beside the CLI: it needs the models layer
+to build the stand-in, which the config layer may not import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+from transformers import AutoConfig
+
+from reawaken.config import RunConfig, shrink_for_smoke
+from reawaken.data import builtin_corpus_path
+from reawaken.models import model_family, smoke_model_dir
+from reawaken.models.tiny import cache_root
+
+__all__ = ["smoke_config", "smoke_corpus"]
+
+SMOKE_DOCS = 16  # records in the smoke corpus: more than the 4 a smoke run draws
+
+
+def smoke_corpus(text_field: str, heldout_field: str | None) -> Path:
+    """A JSONL file with ``id``, ``text_field`` and ``heldout_field`` from the bundled corpus.
+
+    The held-out text is each document's first paragraph (like a summary of it).
+    """
+    fields = "-".join(f for f in (text_field, heldout_field) if f)
+    target = cache_root() / "smoke" / f"corpus-v1-{fields}.jsonl"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lines = builtin_corpus_path().read_text().splitlines()[:SMOKE_DOCS]
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    with staging.open("w") as out:
+        for line in lines:
+            record = json.loads(line)
+            row = {"id": record["id"], text_field: record["text"]}
+            if heldout_field:
+                row[heldout_field] = record["text"].split("\n\n", 1)[0]
+            out.write(json.dumps(row) + "\n")
+    os.replace(staging, target)  # atomic: a concurrent smoke run sees all or nothing
+    return target
+
+
+def smoke_config(config: RunConfig) -> RunConfig:
+    """``config`` on a tiny model of the same family, local data, small T/M/E/C, CPU.
+
+    Examples
+    --------
+    >>> from reawaken.config import load_config
+    >>> config = smoke_config(load_config(preset="default"))
+    >>> config.model.name.endswith("smoke-gpt_neox-v1"), config.data.num_docs
+    (True, 4)
+    """
+    model_dir = smoke_model_dir(model_family(config.model.name))
+    data = config.data
+    source = (
+        data.source
+        if data.source == "synthetic_images"
+        else str(smoke_corpus(data.text_field, data.heldout_field))
+    )
+    num_layers = AutoConfig.from_pretrained(model_dir).num_hidden_layers
+    return shrink_for_smoke(
+        config, model_name=str(model_dir), data_source=source, num_layers=num_layers
+    )
