@@ -93,12 +93,14 @@ def save_tiny_model(
     """
     directory = Path(directory)
     tokenizer = _bundled_tokenizer()
-    config = GPTNeoXConfig(
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        **{**TINY_NEOX, **overrides},
-    )
+    settings = {
+        "vocab_size": len(tokenizer),  # overridable: benchmarks use Pythia's 50304 rows
+        "bos_token_id": tokenizer.eos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        **TINY_NEOX,
+        **overrides,
+    }
+    config = GPTNeoXConfig(**settings)
     directory.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(directory)
     tokenizer.save_pretrained(directory)

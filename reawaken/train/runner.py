@@ -9,14 +9,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +42,7 @@ from reawaken.train.setup import (
     store_layout,
     versions,
 )
+from reawaken.train.signals import signals_held, sigterm_as_interrupt
 from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set_lr, train_step
 
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
@@ -215,7 +213,8 @@ class CyclicRun:
                     loss, activation = self.evaluate(with_activations=snapshot_due)
                     block.record_loss(grad_step, loss, self.evaluate_heldout())
             snapshot = self.snapshot(activation) if snapshot_due else None
-            self.write_block(step - self.steps_per_doc + 1, block, snapshot)
+            with signals_held():  # a stop must not split a block's data from its progress
+                self.write_block(step - self.steps_per_doc + 1, block, snapshot)
             block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)
             if self.checkpoint_every and step % self.checkpoint_every == 0:
                 save_checkpoint(
@@ -254,24 +253,6 @@ class CyclicRun:
         self.writer.set_progress(self.completed_steps)
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM (cluster schedulers, ``kill``) stop a run like Ctrl-C does."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _owner() -> dict[str, object]:
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
@@ -282,7 +263,7 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
     total = len(run.order) * len(run.documents) * run.steps_per_doc
     bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
     try:
-        with _sigterm_as_interrupt(), bar:
+        with sigterm_as_interrupt(), bar:
             if fresh:
                 writer.write_array("tokens", run.evaluated.token_matrix())
                 run.write_start()

@@ -97,11 +97,25 @@ def store_layout(
     )
 
 
+def _check_positions(loaded: LoadedModel, documents: DocumentSet) -> None:
+    """Documents longer than the model's position table fail deep in torch; say it here."""
+    limit = getattr(loaded.model.config, "max_position_embeddings", None)
+    longest = int(documents.n_tokens.max())
+    if documents.heldout is not None:
+        longest = max(longest, int(documents.heldout.n_tokens.max()))
+    if isinstance(limit, int) and longest > limit:
+        raise ConfigError(
+            f"documents have up to {longest} tokens but the model takes at most {limit} "
+            f"positions: lower data.context_length (or data.image_size for images) to {limit}"
+        )
+
+
 def prepare(config: RunConfig) -> tuple[LoadedModel, DocumentSet, np.ndarray, list[int]]:
     """Load the model and documents and fix the order; seeded, so resume rebuilds the same."""
     torch.manual_seed(config.seed)
     loaded = load_model(config.model, seed=config.seed)
     documents = load_documents(config.data, loaded.tokenize, config.seed)
+    _check_positions(loaded, documents)
     order = training_order(config.schedule, len(documents), config.seed)
     layers = resolve_layers(config.probes.activation_layers, loaded.model.config.num_hidden_layers)
     return loaded, documents, order, layers

@@ -1,0 +1,208 @@
+"""Resolve a configuration: presets, YAML files and ``--set key=value`` overrides.
+
+Precedence: built-in defaults < preset < config file < ``--set key=value`` overrides. Every
+problem is reported at once with the key's dotted path, before any model or data is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_args
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from reawaken.config.sections import (
+    BUILTIN_MODELS,
+    GENERATED_SOURCES,
+    LOCAL_DATA_SUFFIXES,
+    RunConfig,
+)
+from reawaken.errors import ConfigError
+
+__all__ = [
+    "available_presets",
+    "build_config",
+    "load_config",
+    "parse_override",
+    "preset_description",
+    "preset_path",
+]
+
+SCIENTIFIC = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
+
+
+def _presets_root() -> Path:
+    return Path(str(resources.files("reawaken") / "presets"))
+
+
+def available_presets() -> list[str]:
+    """Names of the shipped presets (``default``, ``paper/pythia-1b``, ...), sorted.
+
+    Examples
+    --------
+    >>> "default" in available_presets()
+    True
+    """
+    root = _presets_root()
+    names = (p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))
+    return sorted(name for name in names if not name.startswith("sweeps/"))  # sweep files
+
+
+def preset_path(name: str) -> Path:
+    path = _presets_root() / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown preset {name!r}; available presets: {', '.join(available_presets())}"
+        )
+    return path
+
+
+def preset_description(name: str) -> str:
+    """The first comment line of a preset file: what it runs."""
+    for line in preset_path(name).read_text().splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} {path} is not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must hold a mapping of config keys")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``key.path=value``; the value is read as YAML (numbers, booleans, lists).
+
+    Examples
+    --------
+    >>> parse_override("schedule.steps_per_doc=10")
+    (['schedule', 'steps_per_doc'], 10)
+    >>> parse_override("model.name=EleutherAI/pythia-410m")
+    (['model', 'name'], 'EleutherAI/pythia-410m')
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like key.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str) and SCIENTIFIC.fullmatch(value):
+        value = float(value)  # YAML 1.1 reads 1e-4 as a string; users mean a number
+    return key.strip().split("."), value
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    """The config section class of a field (also inside ``Section | None``)."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        parent = model
+        for part in error["loc"][:-1]:
+            field = parent.model_fields.get(str(part))
+            parent = (_section_type(field.annotation) if field else None) or parent
+        allowed = ", ".join(parent.model_fields)
+        return f"unknown config key '{location}'; allowed here: {allowed}"
+    if error["type"] == "value_error":  # our own checks: the message names the keys
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return f"config key '{location}': {message}" if location else message
+    return f"config key '{location}': {error['msg']}, got {error.get('input')!r}"
+
+
+def build_config(data: Mapping[str, Any]) -> RunConfig:
+    """Validate a nested dict into a :class:`RunConfig`, reporting every problem at once."""
+    try:
+        config = RunConfig.model_validate(dict(data))
+    except ValidationError as error:
+        lines = [_describe(e, RunConfig) for e in error.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    _check_paths(config)
+    return config
+
+
+def _looks_local(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or Path(name).expanduser().exists()
+
+
+def _check_paths(config: RunConfig) -> None:
+    name = config.model.name
+    if name.startswith("builtin:") and name not in BUILTIN_MODELS:
+        raise ConfigError(
+            f"config key 'model.name': unknown built-in model {name!r}; "
+            f"built-in models: {', '.join(BUILTIN_MODELS)}"
+        )
+    if _looks_local(name) and not Path(name).expanduser().is_dir():
+        raise ConfigError(
+            f"config key 'model.name': local model directory {name!r} does not exist "
+            "(give a folder written by save_pretrained, or a hub id like EleutherAI/pythia-70m)"
+        )
+    source = config.data.source
+    local = source not in GENERATED_SOURCES and (
+        _looks_local(source) or source.endswith(LOCAL_DATA_SUFFIXES)
+    )
+    if local and not Path(source).expanduser().exists():
+        raise ConfigError(
+            f"config key 'data.source': local corpus {source!r} does not exist "
+            "(give a .jsonl/.txt file or a folder of .txt files)"
+        )
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    *,
+    preset: str | None = None,
+    overrides: Iterable[str] = (),
+    seed: int | None = None,
+) -> RunConfig:
+    """Resolve a run configuration from a preset, a YAML file and ``key=value`` overrides.
+
+    Without a preset or file, the ``default`` preset (the CPU demo) is used.
+
+    Examples
+    --------
+    >>> config = load_config(overrides=["schedule.steps_per_doc=3"])
+    >>> config.schedule.steps_per_doc
+    3
+    """
+    data: dict[str, Any] = {}
+    if preset is not None or config_file is None:
+        data = _read_yaml(preset_path(preset or "default"), "preset")
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        data = _merge(data, _read_yaml(path, "config file"))
+    for text in overrides:
+        keys, value = parse_override(text)
+        nested: dict[str, Any] = {keys[-1]: value}
+        for key in reversed(keys[:-1]):
+            nested = {key: nested}
+        data = _merge(data, nested)
+    if seed is not None:
+        data["seed"] = seed
+    return build_config(data)

@@ -1,0 +1,278 @@
+"""The configuration sections: typed, validated pydantic models, one per config key group.
+
+Paper symbols: T = ``data.num_docs``, C = ``data.context_length``, M =
+``schedule.steps_per_doc``, E = ``schedule.num_epochs``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "BUILTIN_MODELS",
+    "GENERATED_SOURCES",
+    "LOCAL_DATA_SUFFIXES",
+    "Architecture",
+    "CheckpointConfig",
+    "DataConfig",
+    "EvaluationConfig",
+    "LoraConfig",
+    "ModelConfig",
+    "NoiseConfig",
+    "OptimizerConfig",
+    "ProbeConfig",
+    "RunConfig",
+    "ScheduleConfig",
+]
+
+BUILTIN_MODELS = ("builtin:tiny-neox",)
+#: ``data.source`` values that name a generated (not read) data set.
+GENERATED_SOURCES = ("builtin", "synthetic_images")
+LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".txt")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Architecture(_Section):
+    """Overrides of the model's architecture when it is built from its config (random init)."""
+
+    hidden_size: int | None = Field(None, ge=8, description="width d")
+    num_layers: int | None = Field(None, ge=1, description="number of transformer blocks")
+    num_heads: int | None = Field(None, ge=1, description="attention heads")
+    intermediate_size: int | None = Field(None, ge=8, description="MLP width (Pythia: 4d)")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> Architecture:
+        if self.hidden_size and self.num_heads and self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}"
+            )
+        return self
+
+
+class LoraConfig(_Section):
+    """Low-rank adapters (LoRA, via ``peft``): only the adapters train, the base stays fixed."""
+
+    rank: int = Field(8, ge=1, description="rank r of each adapter")
+    alpha: float = Field(16.0, gt=0, description="scale numerator: updates are scaled alpha / r")
+    target_modules: tuple[str, ...] | None = Field(
+        None, description="module names to adapt (default: peft's choice for the model type)"
+    )
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the adapter input")
+
+
+class ModelConfig(_Section):
+    name: str = Field(
+        "builtin:tiny-neox",
+        description="hub id (EleutherAI/pythia-1b), local directory, or builtin:tiny-neox",
+    )
+    revision: str = Field("main", description="hub revision, e.g. step0 for Pythia's init")
+    pretrained: bool = Field(True, description="load weights; false builds from config")
+    architecture: Architecture = Field(default_factory=Architecture)
+    init_scheme: Literal["pythia", "default"] = Field(
+        "pythia", description="init of config-built models: Pythia's rescaling or HF default"
+    )
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    autocast: Literal["none", "bf16"] = Field("none", description="bf16 autocast on CUDA")
+    disable_dropout: bool = Field(
+        False, description="set every dropout probability to 0 (the paper's Image GPT runs)"
+    )
+    freeze_first_blocks: int = Field(0, ge=0, description="freeze the first N transformer blocks")
+    freeze_last_blocks: int = Field(0, ge=0, description="freeze the last N transformer blocks")
+    freeze_embeddings: bool = Field(
+        False, description="freeze the input token (and position) embeddings"
+    )
+    lora: LoraConfig | None = Field(None, description="train LoRA adapters only (needs peft)")
+
+
+class DataConfig(_Section):
+    source: str = Field(
+        "builtin",
+        description="builtin corpus, synthetic_images, a local .jsonl/.txt file or folder, or "
+        "a Hugging Face dataset name such as cnn_dailymail",
+    )
+    dataset_config: str | None = Field(None, description="HF dataset config, e.g. 3.0.0")
+    split: str = "train"
+    text_field: str = Field("text", description="field holding the document text")
+    num_docs: int = Field(10, ge=2, description="T, documents in the cycle")
+    context_length: int = Field(128, ge=2, description="C, tokens per document (block size)")
+    selection: Literal["random", "first"] = "random"
+    sample_seed: int | None = Field(None, description="seed for drawing documents (default: seed)")
+    heldout_field: str | None = Field(
+        None, description="second field of the same documents, evaluated into heldout_loss"
+    )
+    image_size: int = Field(32, ge=2, le=256, description="side of synthetic images in pixels")
+
+
+class ScheduleConfig(_Section):
+    order: Literal["cyclic", "shuffled", "fixed_permutation", "reversed"] = Field(
+        "cyclic",
+        description="cyclic; shuffled (new order every epoch); fixed_permutation (one seeded "
+        "order every epoch); reversed (every other epoch backwards)",
+    )
+    fixed_prefix: int = Field(
+        0, ge=0, description="the first K documents keep their places in every epoch"
+    )
+    shuffle_end: int | None = Field(
+        None, ge=1, description="positions from here on keep their places (default: T)"
+    )
+    order_seed: int | None = Field(None, description="seed of the order (default: seed)")
+    steps_per_doc: int = Field(5, ge=1, description="M, gradient steps per document")
+    num_epochs: int = Field(5, ge=1, description="E, passes over the documents")
+
+    def reordered_range(self, num_docs: int) -> tuple[int, int]:
+        """Positions ``[start, end)`` that the order changes (the rest stay cyclic)."""
+        return self.fixed_prefix, self.shuffle_end or num_docs
+
+
+class OptimizerConfig(_Section):
+    name: Literal["sgd", "adam", "adamw"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    reset_per_doc: bool = Field(True, description="fresh optimiser state for every document")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="constant, or cosine decay to min_lr over the whole run"
+    )
+    min_lr: float = Field(0.0, ge=0, description="lr at the end of a cosine schedule")
+    warmup_steps: int = Field(
+        0, ge=0, description="linear warm-up length, in units of schedule_unit"
+    )
+    schedule_unit: Literal["step", "doc"] = Field(
+        "step", description="the lr changes every gradient step, or once per document block"
+    )
+
+    @model_validator(mode="after")
+    def _min_below_lr(self) -> OptimizerConfig:
+        if self.min_lr > self.lr:
+            raise ValueError(f"optimizer.min_lr {self.min_lr:g} must not exceed lr {self.lr:g}")
+        return self
+
+
+class NoiseConfig(_Section):
+    """Perturbations of the training inputs (paper Fig. 4); evaluation stays clean."""
+
+    mask_prob: float = Field(
+        0.0, ge=0, lt=1, description="fraction p of input tokens replaced at every step"
+    )
+    mask_token: int | None = Field(
+        None, ge=0, description="id written into masked inputs (default: the pad id, Pythia 0)"
+    )
+    window_size: int | None = Field(
+        None, ge=2, description="tokens evaluated and trained per document (default C/2)"
+    )
+    window_shift: int | None = Field(
+        None, ge=0, description="W: train on the centre window shifted by s ~ U{-W..W}"
+    )
+
+    @property
+    def windowed(self) -> bool:
+        return self.window_shift is not None or self.window_size is not None
+
+
+class EvaluationConfig(_Section):
+    every: Literal["step", "doc"] = Field("step", description="evaluate all documents after")
+    batch_size: int | None = Field(None, ge=1, description="documents per forward (default all)")
+    chunk_tokens: int | None = Field(
+        None, ge=1, description="tokens per unembedding chunk (default: ~16 MB of logits)"
+    )
+
+
+class ProbeConfig(_Section):
+    snapshot_every: Literal["doc", "epoch", "never"] = "doc"
+    activation_layers: tuple[int, ...] = Field(
+        (-1,), description="hidden-state layers to store (-1 = final, after the last norm)"
+    )
+    weights: tuple[str, ...] = Field((), description="parameter names copied into `weight`")
+    sketch_size: int = Field(256, ge=0, description="random-projection size (0 = off)")
+    grad_sketch: bool = False
+
+
+class CheckpointConfig(_Section):
+    every: Literal["auto", "doc", "epoch", "never"] = Field(
+        "auto", description="auto: every document below 100M parameters, else every epoch"
+    )
+    keep: int = Field(2, ge=1, description="newest checkpoints kept")
+
+
+class RunConfig(_Section):
+    """The whole configuration of one run (see the README for every key)."""
+
+    seed: int = 0
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    noise: NoiseConfig = Field(default_factory=NoiseConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    probes: ProbeConfig = Field(default_factory=ProbeConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    @model_validator(mode="after")
+    def _fits_the_documents(self) -> RunConfig:
+        """Checks that need two sections: order and window against T and C."""
+        num_docs, context = self.data.num_docs, self.data.context_length
+        schedule = self.schedule
+        if schedule.fixed_prefix >= num_docs:
+            raise ValueError(
+                f"schedule.fixed_prefix {schedule.fixed_prefix} must be below data.num_docs "
+                f"{num_docs}"
+            )
+        start, end = schedule.reordered_range(num_docs)
+        if not start < end <= num_docs:
+            raise ValueError(
+                f"schedule.shuffle_end {end} must be above schedule.fixed_prefix {start} and "
+                f"at most data.num_docs {num_docs}"
+            )
+        noise = self.noise
+        if noise.windowed:
+            window = self.window_size
+            if not 2 <= window <= context:
+                raise ValueError(
+                    f"noise.window_size {window} must be at least 2 and at most "
+                    f"data.context_length {context}"
+                )
+            room = (context - window) // 2
+            if (noise.window_shift or 0) > room:
+                raise ValueError(
+                    f"noise.window_shift {noise.window_shift} must be at most "
+                    f"(context_length - window_size) // 2 = {room}, so every shifted window "
+                    "fits in the document"
+                )
+        optimizer = self.optimizer
+        units = self.total_steps
+        if optimizer.schedule_unit == "doc":
+            units = schedule.num_epochs * num_docs
+        if optimizer.warmup_steps > units:
+            raise ValueError(
+                f"optimizer.warmup_steps {optimizer.warmup_steps} exceeds the run's {units} "
+                f"{optimizer.schedule_unit}s (optimizer.schedule_unit)"
+            )
+        return self
+
+    @property
+    def window_size(self) -> int:
+        """Tokens per evaluated (and trained) window: ``noise.window_size`` or C/2."""
+        return self.noise.window_size or self.data.context_length // 2
+
+    @property
+    def total_steps(self) -> int:
+        """E * T * M gradient steps."""
+        schedule = self.schedule
+        return schedule.num_epochs * self.data.num_docs * schedule.steps_per_doc
+
+    def to_json(self) -> str:
+        """The resolved configuration as the JSON stored in a run's attributes."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        from reawaken.config.loading import build_config  # loading builds on these sections
+
+        return build_config(json.loads(text))
