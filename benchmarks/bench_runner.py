@@ -198,6 +198,9 @@ def main() -> None:
         work,
         args.blocks,
     )
+    no_checkpoint = timed_runner(
+        [*overrides, "evaluation.every=doc", "checkpoint.every=never"], work, args.blocks
+    )
     every = timed_runner([*overrides, "evaluation.every=step"], work, args.blocks)
 
     per_block_flops = args.steps * train_flops + eval_flops
@@ -215,6 +218,7 @@ def main() -> None:
     rows = [
         ("baseline (per-document eval)", base, per_block_flops * args.blocks),
         ("runner, eval every doc", same, per_block_flops * args.blocks),
+        ("runner, eval every doc, no checkpoints", no_checkpoint, per_block_flops * args.blocks),
         ("runner, eval every doc, no probes", bare, per_block_flops * args.blocks),
         ("runner, eval every step", every, (args.steps * (train_flops + eval_flops)) * args.blocks),
     ]
