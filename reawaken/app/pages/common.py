@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec
 
 import holoviews as hv
@@ -72,6 +73,15 @@ def run_card(title: str, *objects: Any) -> pn.Card:
     return pn.Card(
         *objects, title=title, sizing_mode="stretch_width", collapsible=True, margin=(5, 5)
     )
+
+
+def cards_of_selected_runs(
+    entries: list[Any], build: Callable[[str, Path], pn.viewable.Viewable]
+) -> pn.viewable.Viewable:
+    """One card per selected run (``build(name, path)``), or a hint when none is selected."""
+    if not entries:
+        return message("Select a run on the Runs page.", "info")
+    return pn.Column(*(build(e.name, e.path) for e in entries), sizing_mode="stretch_width")
 
 
 def lazy(method: Callable[..., Any]) -> pn.param.ParamMethod:

@@ -12,7 +12,14 @@ from panel.viewable import Viewer
 
 from reawaken import plots
 from reawaken.app.data import analysed, latest_snapshot, load_run, require
-from reawaken.app.pages.common import figure, guarded, lazy, message, run_card
+from reawaken.app.pages.common import (
+    cards_of_selected_runs,
+    figure,
+    guarded,
+    lazy,
+    message,
+    run_card,
+)
 from reawaken.app.state import AppState
 from reawaken.errors import ReawakenError
 from reawaken.plots.style import steps_per_epoch
@@ -112,12 +119,7 @@ class RepresentationsPage(Viewer):
     @param.depends("state.selected", "state.version", "state.snapshot", "state.doc", "method")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        entries = self.state.entries()
-        if not entries:
-            return message("Select a run on the Runs page.", "info")
-        return pn.Column(
-            *(self._run_figures(e.name, e.path) for e in entries), sizing_mode="stretch_width"
-        )
+        return cards_of_selected_runs(self.state.entries(), self._run_figures)
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(

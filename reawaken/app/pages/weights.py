@@ -13,7 +13,13 @@ from panel.viewable import Viewer
 
 from reawaken import plots
 from reawaken.app.data import analysed, load_run
-from reawaken.app.pages.common import figure, guarded, lazy, message, run_card
+from reawaken.app.pages.common import (
+    cards_of_selected_runs,
+    figure,
+    guarded,
+    lazy,
+    run_card,
+)
 from reawaken.app.state import AppState
 from reawaken.errors import StoreError
 
@@ -82,12 +88,7 @@ class WeightsPage(Viewer):
     @param.depends("state.selected", "state.version", "n_components", "color_by", "source")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        entries = self.state.entries()
-        if not entries:
-            return message("Select a run on the Runs page.", "info")
-        return pn.Column(
-            *(self._run_figures(e.name, e.path) for e in entries), sizing_mode="stretch_width"
-        )
+        return cards_of_selected_runs(self.state.entries(), self._run_figures)
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(
