@@ -196,7 +196,7 @@ class ProbeConfig(_Section):
 
 class CheckpointConfig(_Section):
     every: Literal["auto", "doc", "epoch", "never"] = Field(
-        "auto", description="auto: every document below 100M parameters, else every epoch"
+        "auto", description="auto: every document below 20M parameters, else every epoch"
     )
     keep: int = Field(2, ge=1, description="newest checkpoints kept")
 

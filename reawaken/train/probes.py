@@ -19,7 +19,8 @@ from reawaken.errors import ConfigError
 __all__ = ["CountSketch", "copy_weights", "gradient_sketches", "weight_size"]
 
 # Below this many parameters the bucket indices are cached instead of regenerated per snapshot.
-CACHE_LIMIT = 20_000_000
+# Cached as int32 buckets and int8 signs, 5 bytes per parameter (1 GB at the limit).
+CACHE_LIMIT = 200_000_000
 
 
 class CountSketch:
@@ -45,8 +46,10 @@ class CountSketch:
     def _hash(self, index: int, numel: int) -> tuple[torch.Tensor, torch.Tensor]:
         generator = torch.Generator(device=self.device)
         generator.manual_seed(self.seed * 1_000_003 + index)
-        code = torch.randint(0, 2 * self.size, (numel,), generator=generator, device=self.device)
-        return code % self.size, (code // self.size * 2 - 1).float()
+        code = torch.randint(
+            0, 2 * self.size, (numel,), generator=generator, device=self.device, dtype=torch.int32
+        )
+        return code % self.size, (code // self.size * 2 - 1).to(torch.int8)
 
     def __call__(self, tensors: Iterator[torch.Tensor] | Sequence[torch.Tensor]) -> torch.Tensor:
         """Sketch of the given tensors, in the order of the model's parameters."""

@@ -48,7 +48,9 @@ from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
 
 SKETCH_SEED_OFFSET = 7919  # the sketch's seed differs from the run's, yet follows from it
-LARGE_MODEL = 100_000_000  # parameters above which `checkpoint.every: auto` means per epoch
+# Above this many parameters `checkpoint.every: auto` means per epoch: a per-document
+# checkpoint of a 70M model costs ~15% of its block on a 2-core CPU (benchmarks/bench_runner.py).
+LARGE_MODEL = 20_000_000
 
 
 @dataclass(frozen=True)
