@@ -332,3 +332,113 @@ def test_ray_sweep_on_a_local_cluster_completes_four_stores(
     assert sorted(combined["completed_steps"].values) == [12, 12, 12, 12]
     assert sorted(float(lr) for lr in combined["optimizer_lr"].values) == [0.1, 0.1, 0.5, 0.5]
     assert sum("completed" in line for line in printed[-1].splitlines()) == 4
+
+
+# --- packing runs on GPUs ------------------------------------------------------------------
+
+
+class FakeProcess:
+    """Stands in for a ``reawaken run`` process: finishes after a few polls."""
+
+    def __init__(self, command: list[str], *, env: dict[str, str] | None, **_: Any) -> None:
+        self.env, self.polls, self.returncode = env, 0, None
+
+    def poll(self) -> int | None:
+        self.polls += 1
+        if self.polls > 2:
+            self.returncode = 0
+        return self.returncode
+
+    def wait(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize(
+    ("visible", "share", "jobs", "most_per_gpu", "most_at_once"),
+    [("0,1", 0.25, 8, 4, 8), ("0,1", 0.5, 8, 2, 4), ("3", 0.25, 2, 2, 2), ("0,1,2", 2, 4, 1, 1)],
+)
+def test_local_runs_share_the_visible_gpus(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tiny_set: dict[str, Any],
+    visible: str,
+    share: float,
+    jobs: int,
+    most_per_gpu: int,
+    most_at_once: int,
+) -> None:
+    import reawaken.sweep.local as local
+
+    started: list[FakeProcess] = []
+    peak: dict[str, int] = {}
+
+    def popen(command: list[str], **kwargs: Any) -> FakeProcess:
+        process = FakeProcess(command, **kwargs)
+        alive = [p for p in started if p.returncode is None] + [process]
+        devices = [d for p in alive for d in p.env["CUDA_VISIBLE_DEVICES"].split(",")]
+        for device in set(devices):
+            peak[device] = max(peak.get(device, 0), devices.count(device))
+        peak["all"] = max(peak.get("all", 0), len(alive))
+        started.append(process)
+        return process
+
+    monkeypatch.setattr(local.subprocess, "Popen", popen)
+    monkeypatch.setattr(local.time, "sleep", lambda _: None)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    grid = {"seed": list(range(10))}
+    spec = parse_sweep({"name": "p", "set": tiny_set, "grid": grid, "out": str(tmp_path),
+                        "gpus_per_run": share})  # fmt: skip
+    finished: list[str] = []
+    local._run_local(spec, expand(spec), jobs, lambda name, failure: finished.append(name))
+    assert len(finished) == 10
+    gpus = visible.split(",")
+    assert {p.env["CUDA_VISIBLE_DEVICES"] for p in started} <= {
+        ",".join(gpus[i : i + int(max(share, 1))]) for i in range(len(gpus))
+    }
+    assert max(peak[g] for g in gpus if g in peak) == most_per_gpu
+    assert peak["all"] == most_at_once
+
+
+def test_a_gpu_share_needs_visible_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reawaken.sweep.local import GpuSlots
+
+    with pytest.raises(ConfigError, match="sees no GPU"):
+        GpuSlots([], 0.5)
+    with pytest.raises(ConfigError, match="only 1 GPU"):
+        GpuSlots(["0"], 2)
+    with pytest.raises(ConfigError, match="whole number of GPUs"):
+        parse_sweep({"name": "s", "gpus_per_run": 1.5})
+    old = parse_sweep({"name": "s", "num_gpus": 0.5, "num_cpus": 2})  # the former names
+    assert (old.gpus_per_run, old.cpus_per_run) == (0.5, 2)
+
+
+def test_ray_packs_fractional_gpu_runs(ray_cluster_env: Any, tmp_path: Path) -> None:
+    """A custom resource stands in for one GPU: at 0.25 a run, four run at once, never five."""
+    from reawaken.sweep.ray_executor import task_options
+
+    ray = ray_cluster_env
+    ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
+             num_cpus=8, resources={"fake_gpu": 1})  # fmt: skip
+    spec = parse_sweep({"name": "p", "gpus_per_run": 0.25, "gpu_resource": "fake_gpu"})
+
+    def probe(folder: str, name: str) -> int:
+        import time
+        from pathlib import Path
+
+        mark = Path(folder) / name
+        mark.touch()
+        deadline = time.monotonic() + 60
+        seen = 0
+        while time.monotonic() < deadline:  # wait for the others that fit beside this one
+            seen = max(seen, len(list(Path(folder).iterdir())))
+            if seen >= 4:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        seen = max(seen, len(list(Path(folder).iterdir())))
+        mark.unlink()
+        return seen
+
+    task = ray.remote(**task_options(spec))(probe)
+    seen = ray.get([task.remote(str(tmp_path), f"run{i}") for i in range(5)])
+    assert max(seen) == 4, seen

@@ -25,10 +25,11 @@ from reawaken.analysis.similarity import (
     representation_similarity,
 )
 from reawaken.analysis.stats import mean_interval, student_t_quantile
-from reawaken.analysis.summary import summary
+from reawaken.analysis.summary import SUMMARY_VARIABLES, summary
 from reawaken.analysis.trajectory import weight_trajectory
 
 __all__ = [
+    "SUMMARY_VARIABLES",
     "RecoveryUndefinedWarning",
     "aligned_curves",
     "boundary_losses",

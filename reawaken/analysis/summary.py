@@ -16,7 +16,11 @@ from reawaken.analysis._runs import Batch, loss_values, run_values, schedule_of
 from reawaken.analysis.boundaries import mean_prequential_loss
 from reawaken.analysis.recovery import paper_recovery_score, recovery_score
 
-__all__ = ["summary"]
+__all__ = ["SUMMARY_VARIABLES", "summary"]
+
+#: The data variables :func:`summary` reads: ``open_runs(paths, variables=SUMMARY_VARIABLES)``
+#: reads only these (the runs table of a 200-run sweep in seconds).
+SUMMARY_VARIABLES = ("loss", "train_loss")
 
 
 def _last_value(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

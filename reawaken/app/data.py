@@ -19,7 +19,8 @@ import numpy as np
 import panel as pn
 import xarray as xr
 
-from reawaken.errors import StoreError
+from reawaken.errors import ReawakenError, StoreError
+from reawaken.store.combine import combine_runs, open_each
 from reawaken.store.reader import open_run, read_attrs, run_config
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "load_run",
     "require",
     "resolve_run",
+    "run_scores",
     "runs_folder",
     "scan_runs",
 ]
@@ -145,6 +147,46 @@ def scan_runs(runs_dir: str | Path) -> list[RunEntry]:
     if not root.is_dir():
         return []
     return [_entry(root, path) for path in sorted(root.glob("*.zarr")) if path.is_dir()]
+
+
+@pn.cache(max_items=8)
+def _scores(stores: tuple[tuple[str, int, str], ...]) -> dict[str, tuple[float, str]]:
+    from reawaken.analysis import SUMMARY_VARIABLES, summary
+
+    opened = open_each([path for path, _, _ in stores], variables=SUMMARY_VARIABLES)
+    scores = {str(path): (np.nan, str(ds)) for (path, _, _), ds in zip(stores, opened, strict=True)
+              if isinstance(ds, StoreError)}  # fmt: skip
+    good = [(path, ds) for (path, _, _), ds in zip(stores, opened, strict=True)
+            if isinstance(ds, xr.Dataset)]  # fmt: skip
+    try:
+        table = summary(combine_runs([ds for _, ds in good], [path for path, _ in good]))
+        values = table["mean_recovery_score"].values.reshape(-1)
+        scores.update({path: (float(v), "") for (path, _), v in zip(good, values, strict=True)})
+    except (ReawakenError, ValueError):  # one odd run: score them one by one, naming it
+        for path, ds in good:
+            try:
+                scores[path] = (float(summary(ds)["mean_recovery_score"]), "")
+            except ReawakenError as error:
+                scores[path] = (np.nan, str(error))
+    return scores
+
+
+def run_scores(runs_dir: str | Path, runs: list[RunEntry]) -> dict[str, tuple[float, str]]:
+    """Mean recovery score of each readable run (or NaN and why not), keyed by ``run.path``.
+
+    Only what :func:`reawaken.analysis.summary` needs is read, stores in parallel, and the
+    table is cached until a run's ``completed_steps`` or status changes: the runs table of a
+    200-run sweep without opening every store in full.
+    """
+    keys, paths = [], {}
+    for run in runs:
+        if not run.readable:
+            continue
+        resolved = str(resolve_run(runs_dir, run.path))
+        keys.append((resolved, run.completed_steps, run.status))
+        paths[run.path] = resolved
+    scores = _scores(tuple(keys)) if keys else {}
+    return {path: scores[resolved] for path, resolved in paths.items()}
 
 
 @pn.cache(max_items=32)

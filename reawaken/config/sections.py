@@ -79,7 +79,15 @@ class ModelConfig(_Section):
     )
     dtype: Literal["float32", "bfloat16"] = "float32"
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    autocast: Literal["none", "bf16"] = Field("none", description="bf16 autocast on CUDA")
+    autocast: Literal["none", "bf16"] = Field(
+        "none", description="bf16 autocast on CUDA, training and evaluation (a no-op on CPU)"
+    )
+    tf32: bool = Field(
+        False, description="TF32 for float32 matmuls on CUDA (a no-op on CPU; paper runs: false)"
+    )
+    compile: bool = Field(
+        False, description="torch.compile the transformer (train step and evaluation)"
+    )
     disable_dropout: bool = Field(
         False, description="set every dropout probability to 0 (the paper's Image GPT runs)"
     )
@@ -178,7 +186,11 @@ class NoiseConfig(_Section):
 
 class EvaluationConfig(_Section):
     every: Literal["step", "doc"] = Field("step", description="evaluate all documents after")
-    batch_size: int | None = Field(None, ge=1, description="documents per forward (default all)")
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="documents per forward (default: all; on CUDA, as many as free memory holds)",
+    )
     chunk_tokens: int | None = Field(
         None, ge=1, description="tokens per unembedding chunk (default: ~16 MB of logits)"
     )

@@ -15,7 +15,10 @@ import xarray as xr
 from reawaken.errors import StoreError
 from reawaken.store.reader import read_attrs, structural_problems
 
-__all__ = ["check_run", "step_data_problems"]
+__all__ = ["CHECKED_VARIABLES", "check_run", "step_data_problems"]
+
+#: The variables :func:`step_data_problems` needs; it checks ``train_loss`` too when present.
+CHECKED_VARIABLES = frozenset({"loss"})
 
 #: Variables larger than this are checked at their first and last written snapshot only.
 FULL_CHECK_LIMIT = 50_000_000
@@ -40,7 +43,11 @@ def _evaluated_steps(ds: xr.Dataset, last: int) -> np.ndarray:
 
 
 def step_data_problems(ds: xr.Dataset) -> list[str]:
-    """Problems in the step-indexed data: NaN where written, data past ``completed_steps``."""
+    """Problems in the step-indexed data: NaN where written, data past ``completed_steps``.
+
+    ``train_loss`` is checked when ``ds`` has it (a lean read, :func:`reawaken.open_run` with
+    ``variables``, may leave it out).
+    """
     problems: list[str] = []
     completed = int(ds.attrs["completed_steps"])
     last_step = ds.sizes["step"] - 1
@@ -53,7 +60,7 @@ def step_data_problems(ds: xr.Dataset) -> list[str]:
         trusted = max(0, completed - steps_per_doc)  # the diverged block is kept as it was
     try:
         loss = _read(ds, "loss")
-        train_loss = _read(ds, "train_loss")
+        train_loss = _read(ds, "train_loss") if "train_loss" in ds else None
     except StoreError as error:
         return [str(error)]
     rows = _evaluated_steps(ds, trusted)
@@ -65,6 +72,8 @@ def step_data_problems(ds: xr.Dataset) -> list[str]:
             f"'loss' has NaN/inf at written step(s) {bad[:5].tolist()} (completed_steps is "
             f"{completed})"
         )
+    if train_loss is None:
+        return problems
     if trusted and not np.isfinite(train_loss[1 : trusted + 1]).all():
         problems.append(f"'train_loss' has NaN/inf at or before completed step {trusted}")
     if status != "running" and np.isfinite(train_loss[completed + 1 :]).any():

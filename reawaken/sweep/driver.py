@@ -36,7 +36,8 @@ def run_sweep(
     ----------
     executor
         ``local``: one ``reawaken run`` process per run, ``jobs`` at a time. ``ray``: one Ray
-        task per run with the sweep's ``num_gpus``/``num_cpus``.
+        task per run with the sweep's ``gpus_per_run``/``cpus_per_run``. Both pack runs on
+        GPUs by ``gpus_per_run`` (the local executor through ``CUDA_VISIBLE_DEVICES``).
     address
         Ray cluster address (``auto``, ``HEAD:6379``, ``ray://HEAD:10001``); None or
         ``local`` starts a local cluster on 127.0.0.1.

@@ -90,6 +90,26 @@ def _import_ray() -> Any:
     return ray
 
 
+def task_options(spec: SweepSpec) -> dict[str, Any]:
+    """Ray task options of one run: its GPU share (packed: 0.25 puts four runs on a GPU), its
+    CPUs, and a fresh worker per run (``max_calls=1``: a finished run's GPU memory is freed).
+
+    Examples
+    --------
+    >>> from reawaken.sweep.spec import parse_sweep
+    >>> task_options(parse_sweep({"name": "s", "gpus_per_run": 0.25}))
+    {'max_calls': 1, 'num_cpus': 1.0, 'num_gpus': 0.25}
+    >>> task_options(parse_sweep({"name": "s", "gpus_per_run": 0.5, "gpu_resource": "A100"}))
+    {'max_calls': 1, 'num_cpus': 1.0, 'resources': {'A100': 0.5}}
+    """
+    options: dict[str, Any] = {"max_calls": 1, "num_cpus": spec.cpus_per_run}
+    if spec.gpu_resource == "GPU":
+        options["num_gpus"] = spec.gpus_per_run
+    elif spec.gpus_per_run:
+        options["resources"] = {spec.gpu_resource: spec.gpus_per_run}
+    return options
+
+
 def _run_ray(
     spec: SweepSpec,
     todo: list[SweepRun],
@@ -107,7 +127,7 @@ def _run_ray(
         else:
             options["address"] = address
         ray.init(**{**options, **(init_options or {})})
-    task = ray.remote(max_calls=1, num_gpus=spec.num_gpus, num_cpus=spec.num_cpus)(_run_one)
+    task = ray.remote(**task_options(spec))(_run_one)
     out = spec.out if _is_remote(spec.out) else str(_local_folder(spec.out).resolve())
     preset = _preset_attr(spec)
     pending = {task.remote(run.config.to_json(), preset, run.name, out): run.name for run in todo}

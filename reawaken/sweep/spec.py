@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from reawaken.config import RunConfig, load_config
 from reawaken.errors import ConfigError
@@ -29,7 +37,7 @@ class SweepSpec(BaseModel):
     Examples
     --------
     >>> spec = parse_sweep({"name": "lrs", "grid": {"optimizer.lr": [0.001, 0.01]}})
-    >>> spec.out, spec.num_gpus
+    >>> spec.out, spec.gpus_per_run
     ('runs/lrs', 0.0)
     """
 
@@ -48,8 +56,21 @@ class SweepSpec(BaseModel):
         validate_default=True,
         description="folder or fsspec URL (s3://bucket/runs); default runs/<name>",
     )
-    num_gpus: float = Field(0.0, ge=0, description="GPUs per run (Ray executor)")
-    num_cpus: float = Field(1.0, gt=0, description="CPUs per run (Ray executor)")
+    gpus_per_run: float = Field(
+        0.0,
+        ge=0,
+        validation_alias=AliasChoices("gpus_per_run", "num_gpus"),
+        description="GPUs per run; a fraction (0.25) packs runs on one GPU",
+    )
+    cpus_per_run: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=AliasChoices("cpus_per_run", "num_cpus"),
+        description="CPUs per run (Ray executor)",
+    )
+    gpu_resource: str = Field(
+        "GPU", description="the Ray resource GPU shares are counted in (a custom one if set)"
+    )
 
     @field_validator("name")
     @classmethod
@@ -57,6 +78,13 @@ class SweepSpec(BaseModel):
         if not SAFE_NAME.fullmatch(name):
             raise ValueError("must be a folder-safe name (letters, digits, '.', '_', '-')")
         return name
+
+    @field_validator("gpus_per_run")
+    @classmethod
+    def _gpu_share(cls, share: float) -> float:
+        if share > 1 and share != int(share):
+            raise ValueError("above 1 it must be a whole number of GPUs (a run spans whole GPUs)")
+        return share
 
     @field_validator("grid")
     @classmethod
@@ -123,7 +151,7 @@ def parse_sweep(data: Mapping[str, Any], folder: Path | None = None) -> SweepSpe
         for problem in error.errors():
             key = ".".join(str(part) for part in problem["loc"])
             if problem["type"] == "extra_forbidden":
-                allowed = "name, base, set, grid, out, num_gpus, num_cpus"
+                allowed = "name, base, set, grid, out, gpus_per_run, cpus_per_run, gpu_resource"
                 lines.append(f"unknown sweep key '{key}'; allowed: {allowed}")
             else:
                 hint = (

@@ -24,6 +24,7 @@ from reawaken.errors import StoreError
 __all__ = [
     "Checkpoint",
     "checkpoint_dir",
+    "frozen_state",
     "latest_checkpoint",
     "load_checkpoint",
     "save_checkpoint",
@@ -53,16 +54,72 @@ def _rng_state() -> dict[str, Any]:
     return state
 
 
+class FrozenState:
+    """A host copy of a module's or optimiser's ``state_dict()``, taken when it is built.
+
+    :func:`save_checkpoint` accepts it in place of the model or optimiser, so the files can be
+    written on another thread while training goes on. Tensors that share storage (tied
+    weights) share it in the copy too; CUDA tensors are copied without a host sync.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(2, 1)
+    >>> frozen = FrozenState(layer)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.zero_()
+    >>> bool(frozen.state_dict()["weight"].abs().sum() > 0)
+    True
+    """
+
+    def __init__(self, owner: torch.nn.Module | torch.optim.Optimizer) -> None:
+        copies: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+
+        def copy(value: Any) -> Any:
+            if isinstance(value, torch.Tensor):
+                key = (value.data_ptr(), tuple(value.shape))  # tied weights: one copy
+                if key not in copies or not value.numel():
+                    host = torch.empty_like(value, device="cpu", pin_memory=value.is_cuda)
+                    copies[key] = host.copy_(value.detach(), non_blocking=True)
+                return copies[key]
+            if isinstance(value, dict):
+                return {k: copy(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return type(value)(copy(v) for v in value)
+            return value
+
+        self._state = copy(owner.state_dict())
+        # The copies above are queued on the device; the writer waits for them, not training.
+        self._ready = torch.cuda.Event() if torch.cuda.is_available() else None
+        if self._ready is not None:
+            self._ready.record()
+
+    def state_dict(self) -> dict[str, Any]:
+        if self._ready is not None:
+            self._ready.synchronize()
+        return self._state
+
+
+def frozen_state(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[FrozenState, FrozenState, dict[str, Any]]:
+    """Host copies of model, optimiser and RNG states now, for :func:`save_checkpoint` later."""
+    return FrozenState(model), FrozenState(optimizer), _rng_state()
+
+
 def save_checkpoint(
     store_path: str | Path,
     step: int,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    model: torch.nn.Module | FrozenState,
+    optimizer: torch.optim.Optimizer | FrozenState,
     extra: dict[str, Any] | None = None,
     *,
     keep: int = 2,
+    rng: dict[str, Any] | None = None,
 ) -> Checkpoint:
-    """Write the state after ``step`` atomically, then drop all but the newest ``keep``."""
+    """Write the state after ``step`` atomically, then drop all but the newest ``keep``.
+
+    ``rng`` is the RNG state taken with a :func:`frozen_state` (default: the current one).
+    """
     root = checkpoint_dir(store_path)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:09d}"
@@ -83,7 +140,7 @@ def save_checkpoint(
         {
             "step": step,
             "optimizer": optimizer.state_dict(),
-            "rng": _rng_state(),
+            "rng": _rng_state() if rng is None else rng,
             "extra": extra or {},
         },
         staging / "state.pt",

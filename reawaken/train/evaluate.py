@@ -9,7 +9,6 @@ GPT-NeoX, GPT-2 and Llama-style models compute them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 
 from reawaken.data import DocumentSet
+from reawaken.train.device import autocast as autocast_context
 
 __all__ = ["DocumentBatch", "evaluate_documents", "make_batches"]
 
@@ -58,12 +58,6 @@ def make_batches(
     return batches
 
 
-def _autocast(device: torch.device, autocast: str) -> object:
-    if autocast == "bf16" and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
 @torch.inference_mode()
 def evaluate_documents(
     model: PreTrainedModel,
@@ -93,7 +87,7 @@ def evaluate_documents(
     need_hidden = any(layer not in (-1, model.config.num_hidden_layers) for layer in layers)
     try:
         for batch in batches:
-            with _autocast(device, autocast):
+            with autocast_context(device, autocast):
                 # Without padding, no mask lets attention take its fast causal path.
                 output = model.base_model(
                     input_ids=batch.input_ids,
@@ -107,7 +101,7 @@ def evaluate_documents(
             owner = batch.doc_index[:, None].expand_as(targets_mask)[targets_mask]
             for start in range(0, len(targets), chunk):
                 piece = slice(start, start + chunk)
-                with _autocast(device, autocast):
+                with autocast_context(device, autocast):
                     logits = unembed(predicting[piece])
                 token_loss = F.cross_entropy(logits.float(), targets[piece], reduction="none")
                 loss_sum.index_add_(0, owner[piece], token_loss)

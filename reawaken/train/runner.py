@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,12 +27,16 @@ from reawaken.models import LoadedModel
 from reawaken.store.reader import read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
+from reawaken.train.background import BackgroundWriter
 from reawaken.train.checkpoint import (
+    FrozenState,
     checkpoint_dir,
+    frozen_state,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
+from reawaken.train.device import compile_model, evaluation_batch_size, tf32_matmuls
 from reawaken.train.evaluate import evaluate_documents, make_batches
 from reawaken.train.noise import TrainingNoise
 from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
@@ -42,7 +47,7 @@ from reawaken.train.setup import (
     store_layout,
     versions,
 )
-from reawaken.train.signals import signals_held, sigterm_as_interrupt
+from reawaken.train.signals import sigterm_as_interrupt
 from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set_lr, train_step
 
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
@@ -85,11 +90,16 @@ class CyclicRun:
         self.examples = [torch.tensor([ids], device=self.device) for ids in documents.input_ids]
         self.noise = TrainingNoise(config, pad_id=loaded.pad_id)
         self.evaluated = evaluated_documents(config, documents)
+        # bf16 autocast acts on CUDA only; on CPU the step is called exactly as without it.
+        on_cuda = self.device.type == "cuda" and config.model.autocast != "none"
+        self.step_options = {"autocast": config.model.autocast} if on_cuda else {}
+        if config.model.compile:
+            compile_model(self.model)
         self.batches = make_batches(
             self.evaluated,
             pad_id=loaded.pad_id,
             device=self.device,
-            batch_size=config.evaluation.batch_size,
+            batch_size=self.evaluation_batch_size(),
         )
         heldout = documents.heldout
         self.heldout_batches = (
@@ -97,7 +107,7 @@ class CyclicRun:
                 heldout,
                 pad_id=loaded.pad_id,
                 device=self.device,
-                batch_size=config.evaluation.batch_size,
+                batch_size=self.evaluation_batch_size(),
             )
             if heldout is not None
             else []
@@ -112,6 +122,8 @@ class CyclicRun:
         )
         self.initial = [p.detach().clone() for p in self.model.parameters()] if self.sketch else []
         self.completed_steps = 0
+        # Store writes and checkpoints run on this thread, in order, while training goes on.
+        self.background = BackgroundWriter(depth=2)
         self.optimizer = build_optimizer(self.model, config.optimizer)
         every = config.checkpoint.every
         if every == "auto":
@@ -121,6 +133,21 @@ class CyclicRun:
             "doc": self.steps_per_doc,
             "epoch": self.steps_per_doc * len(documents),
         }.get(every)
+
+    def evaluation_batch_size(self) -> int | None:
+        """``evaluation.batch_size``; unset, all documents at once, or on CUDA as many as
+        half the free memory holds."""
+        if self.config.evaluation.batch_size or self.device.type != "cuda":
+            return self.config.evaluation.batch_size
+        free, _ = torch.cuda.mem_get_info(self.device)
+        model_config = self.model.config
+        return evaluation_batch_size(
+            num_docs=len(self.evaluated),
+            tokens=int(max(self.evaluated.n_tokens)),
+            hidden=model_config.hidden_size,
+            layers=model_config.num_hidden_layers,
+            free_bytes=free,
+        )
 
     def evaluate(self, *, with_activations: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         return evaluate_documents(
@@ -148,8 +175,8 @@ class CyclicRun:
         example = self.examples[doc]
         return self.noise(example) if self.noise.active else (example, example)
 
-    def snapshot(self, activation: torch.Tensor | None) -> dict[str, np.ndarray]:
-        """The probes at the current weights, as host arrays named as in the store."""
+    def snapshot(self, activation: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The probes at the current weights, named as in the store (still on the device)."""
         arrays: dict[str, torch.Tensor] = {}
         if activation is not None:
             arrays["activation"] = activation
@@ -160,7 +187,7 @@ class CyclicRun:
                 arrays["grad_sketch"] = gradient_sketches(self.model, self.examples, self.sketch)
         if self.config.probes.weights:
             arrays["weight"] = copy_weights(self.model, self.config.probes.weights)
-        return {name: values.cpu().numpy() for name, values in arrays.items()}
+        return arrays
 
     def write_start(self) -> None:
         """Step 0: every document's loss (and snapshot 0) before any update."""
@@ -171,7 +198,8 @@ class CyclicRun:
             arrays["heldout_loss"] = heldout.cpu().numpy()[None]
         self.writer.write_steps(0, arrays)
         if len(self.snapshot_steps):
-            self.writer.write_snapshot(0, self.snapshot(activation))
+            snapshot = self.snapshot(activation)
+            self.writer.write_snapshot(0, {k: v.cpu().numpy() for k, v in snapshot.items()})
 
     def blocks(self, first_step: int) -> Iterator[tuple[int, int, int]]:
         """(epoch, cycle_position, doc) of each block from step ``first_step`` on."""
@@ -205,9 +233,8 @@ class CyclicRun:
             for grad_step in range(self.steps_per_doc):
                 inputs, labels = self.training_example(doc)
                 set_lr(self.optimizer, self.lr_at(step + 1))
-                block.record_update(
-                    grad_step, *train_step(self.model, self.optimizer, inputs, labels)
-                )
+                result = train_step(self.model, self.optimizer, inputs, labels, **self.step_options)
+                block.record_update(grad_step, *result)
                 step += 1
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
@@ -215,32 +242,59 @@ class CyclicRun:
                     loss, activation = self.evaluate(with_activations=snapshot_due)
                     block.record_loss(grad_step, loss, self.evaluate_heldout())
             snapshot = self.snapshot(activation) if snapshot_due else None
-            with signals_held():  # a stop must not split a block's data from its progress
-                self.write_block(step - self.steps_per_doc + 1, block, snapshot)
-            block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)
+            where = (step - self.steps_per_doc + 1, doc, epoch, position)
+            self.background.submit(self.finish_block, where, block, snapshot, progress)
             if self.checkpoint_every and step % self.checkpoint_every == 0:
-                save_checkpoint(
-                    self.writer.path,
-                    step,
-                    self.model,
-                    self.optimizer,
-                    extra={"noise": self.noise.state_dict()},
-                    keep=self.config.checkpoint.keep,
-                )
-            progress.update(self.steps_per_doc)
-            progress.set_postfix(
-                epoch=f"{epoch + 1}/{len(self.order)}",
-                doc=doc,
-                pos=position,
-                train=f"{block.last_train_loss:.3f}",
-                eval=f"{block.last_mean_loss:.3f}",
-                refresh=False,
-            )
+                model, optimizer, rng = frozen_state(self.model, self.optimizer)
+                extra = {"noise": self.noise.state_dict()}
+                self.background.submit(self.save_checkpoint, step, model, optimizer, rng, extra)
+        self.background.flush()
 
     def lr_at(self, step: int) -> float:
         """The learning rate of gradient step ``step`` (``optimizer.lr_schedule``)."""
         return scheduled_lr(
             self.config.optimizer, step, steps_per_doc=self.steps_per_doc, total=self.total_steps
+        )
+
+    def finish_block(
+        self,
+        where: tuple[int, int, int, int],
+        block: BlockBuffer,
+        snapshot: dict[str, torch.Tensor] | None,
+        progress: tqdm,
+    ) -> None:
+        """Write a block, stop at a non-finite loss, show progress (on the writer thread)."""
+        first_step, doc, epoch, position = where
+        host = {name: values.cpu().numpy() for name, values in (snapshot or {}).items()}
+        self.write_block(first_step, block, host if snapshot is not None else None)
+        block.raise_if_not_finite(first_step, doc, epoch)
+        progress.update(self.steps_per_doc)
+        progress.set_postfix(
+            epoch=f"{epoch + 1}/{len(self.order)}",
+            doc=doc,
+            pos=position,
+            train=f"{block.last_train_loss:.3f}",
+            eval=f"{block.last_mean_loss:.3f}",
+            refresh=False,
+        )
+
+    def save_checkpoint(
+        self,
+        step: int,
+        model: FrozenState,
+        optimizer: FrozenState,
+        rng: dict[str, Any],
+        extra: dict[str, Any],
+    ) -> None:
+        """Write the checkpoint after ``step`` from the host copies taken at that step."""
+        save_checkpoint(
+            self.writer.path,
+            step,
+            model,
+            optimizer,
+            extra,
+            keep=self.config.checkpoint.keep,
+            rng=rng,
         )
 
     def write_block(
@@ -265,11 +319,14 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
     total = len(run.order) * len(run.documents) * run.steps_per_doc
     bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
     try:
-        with sigterm_as_interrupt(), bar:
-            if fresh:
-                writer.write_array("tokens", run.evaluated.token_matrix())
-                run.write_start()
-            run.train(bar)
+        with sigterm_as_interrupt(), bar, tf32_matmuls(run.config.model.tf32):
+            try:
+                if fresh:
+                    writer.write_array("tokens", run.evaluated.token_matrix())
+                    run.write_start()
+                run.train(bar)
+            finally:
+                run.background.close()  # blocks already queued reach the store first
     except KeyboardInterrupt as stop:
         reason = f"interrupted ({stop or 'SIGINT'}) after {run.completed_steps} of {total} steps"
         _mark(writer, "interrupted", reason)

@@ -14,6 +14,7 @@ from transformers import PreTrainedModel
 
 from reawaken.config import OptimizerConfig
 from reawaken.errors import RunFailed
+from reawaken.train.device import autocast as autocast_context
 
 __all__ = ["BlockBuffer", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
 
@@ -72,14 +73,19 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     input_ids: torch.Tensor,
     labels: torch.Tensor | None = None,
+    *,
+    autocast: str = "none",
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """One update on one document; returns (loss before the update, gradient norm, lr).
 
-    ``labels`` default to ``input_ids``; they differ when the inputs are masked.
+    ``labels`` default to ``input_ids``; they differ when the inputs are masked. Nothing
+    here waits for the device: the results stay device tensors. ``autocast="bf16"`` runs the
+    forward in bf16 on CUDA (a no-op on CPU).
     """
     model.train()
     labels = input_ids if labels is None else labels
-    loss = model(input_ids=input_ids, labels=labels).loss
+    with autocast_context(input_ids.device, autocast):
+        loss = model(input_ids=input_ids, labels=labels).loss
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(

@@ -14,9 +14,8 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
-from reawaken.app.data import RunEntry, analysed
+from reawaken.app.data import run_scores
 from reawaken.app.state import AppState
-from reawaken.errors import ReawakenError
 
 __all__ = ["RunsPage"]
 
@@ -34,18 +33,6 @@ COLUMNS = {
 }
 
 
-def _score(state: AppState, run: RunEntry) -> tuple[float, str]:
-    """The run's mean recovery score, or NaN and why it cannot be computed."""
-    if not run.readable:
-        return math.nan, run.error
-    try:
-        table = analysed(state.runs_dir, run.path, "summary")
-    except ReawakenError as error:
-        return math.nan, str(error)
-    value = table["mean_recovery_score"]
-    return (float(value) if value.ndim == 0 else math.nan), ""
-
-
 def runs_frame(state: AppState) -> pd.DataFrame:
     """The table's rows: one per run in ``state.runs``.
 
@@ -55,8 +42,9 @@ def runs_frame(state: AppState) -> pd.DataFrame:
     ['name', 'status', 'progress']
     """
     rows = []
+    scores = run_scores(state.runs_dir, state.runs)
     for run in state.runs:
-        score, problem = _score(state, run)
+        score, problem = scores.get(run.path, (math.nan, run.error))
         status = "damaged" if problem and run.readable else run.status
         rows.append(
             {
