@@ -1,27 +1,37 @@
-"""Runner throughput against a per-document baseline, and model FLOPs utilisation (MFU).
+"""Runner throughput against the authors' loop, and model FLOPs utilisation (MFU).
 
-Three ways in one process, same model, same documents (T=25, M=10, C=256 by default), each
-timed over the first ``--blocks`` document blocks:
+In one process, same model, same documents (T=25, M=10, C=256 by default), each timed over the
+first ``--blocks`` document blocks, ``--repeat`` times, alternating between the two so that a
+change of machine load hits both alike (the figures are medians):
 
-1. baseline: the authors' loop — M steps with ``model(labels=...)``, then every document
-   evaluated separately with ``.item()`` after the block;
-2. runner, same cadence (``evaluation.every=doc``), store writes and probes included;
-3. runner evaluating all documents after every step.
+1. the authors' loop — M steps with ``model(labels=...)``, then every document evaluated
+   separately with ``.item()`` after the block;
+2. the runner at the same cadence (``evaluation.every=doc``), with store writes, probes
+   (activations, weight sketch) and checkpoints as configured by default
+   (``checkpoint.every: auto``).
 
-It prints steps/s, tokens/s, the ratio to the baseline and the achieved FLOP/s as a fraction
-of a matmul peak measured here. FLOPs leave out the input-embedding lookup. Run:
+``--variants`` also times the runner with a checkpoint every document, without checkpoints,
+without probes, and evaluating every step. It prints steps/s, tokens/s, the ratio to the
+authors' loop and the achieved FLOP/s as a fraction of a matmul peak measured here; with
+``--json`` the last line is one JSON object (``shape``, ``steps_per_s``,
+``authors_steps_per_s``, ``speedup_vs_authors``, ``mfu``, ...). FLOPs leave out the
+input-embedding lookup. Run:
 
-    python benchmarks/bench_runner.py --shape pythia-14m
-    python benchmarks/bench_runner.py --shape pythia-70m --blocks 2
-    python benchmarks/bench_runner.py --shape pythia-410m --device cuda --autocast bf16
+    python benchmarks/bench_runner.py --shape pythia-14m --json
+    python benchmarks/bench_runner.py --shape pythia-70m --blocks 2 --repeat 2 --json
+    python benchmarks/bench_runner.py --shape pythia-410m --device cuda --autocast bf16 --tf32
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -30,8 +40,8 @@ from reawaken.config import load_config
 from reawaken.data import load_documents
 from reawaken.models import load_model, save_tiny_model
 from reawaken.train import runner
+from reawaken.train.device import tf32_matmuls
 from reawaken.train.evaluate import evaluate_documents, make_batches
-from reawaken.train.steps import build_optimizer
 
 SHAPES = {
     "pythia-14m": {
@@ -57,6 +67,12 @@ SHAPES = {
         "num_hidden_layers": 24,
         "num_attention_heads": 16,
         "intermediate_size": 4096,
+    },
+    "pythia-1b": {
+        "hidden_size": 2048,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 8,
+        "intermediate_size": 8192,
     },
 }
 VOCAB = 50304  # Pythia's embedding rows
@@ -134,6 +150,16 @@ def timed_runner(config_overrides: list[str], folder: Path, blocks: int) -> floa
         runner.CyclicRun.write_start = real_start  # type: ignore[method-assign]
 
 
+def interleaved(ways: dict[str, Callable[[], float]], repeat: int) -> dict[str, list[float]]:
+    """Time every way ``repeat`` times, alternating (a, b, a, b, ...): on a shared machine a
+    change of load hits all ways alike, so the ratio of medians is robust to it."""
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(repeat):
+        for name, way in ways.items():
+            times[name].append(way())
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -143,8 +169,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--context", type=int, default=256)
     parser.add_argument("--blocks", type=int, default=3, help="document blocks timed")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating repetitions")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--autocast", default="none", choices=["none", "bf16"])
+    parser.add_argument("--tf32", action="store_true", help="TF32 matmuls (CUDA)")
+    parser.add_argument("--compile", action="store_true", help="model.compile=true")
+    parser.add_argument(
+        "--variants", action="store_true", help="also time without checkpoints/probes, every step"
+    )
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     args = parser.parse_args()
     shape = SHAPES[args.shape]
     work = Path(tempfile.mkdtemp())
@@ -154,6 +187,8 @@ def main() -> None:
         "model.pretrained=false",
         f"model.device={args.device}",
         f"model.autocast={args.autocast}",
+        f"model.tf32={str(args.tf32).lower()}",
+        f"model.compile={str(args.compile).lower()}",
         f"data.num_docs={args.docs}",
         f"data.context_length={args.context}",
         f"schedule.steps_per_doc={args.steps}",
@@ -169,7 +204,8 @@ def main() -> None:
     examples = [torch.tensor([ids], device=device) for ids in documents.input_ids]
     tokens = int(documents.n_tokens.sum())
     dtype = torch.bfloat16 if args.autocast == "bf16" else torch.float32
-    peak = matmul_peak(device, dtype)
+    with tf32_matmuls(args.tf32):
+        peak = matmul_peak(device, dtype)
     train_flops = 3 * forward_flops(shape, tokens // len(examples), args.context)
     eval_flops = forward_flops(shape, tokens, args.context)
 
@@ -181,54 +217,80 @@ def main() -> None:
         evaluate_documents(loaded.model, batches, autocast=args.autocast)
     _sync(device)
     eval_seconds = (time.perf_counter() - start) / 3
-    optimizer = build_optimizer(loaded.model, config.optimizer)
-    del optimizer
 
     steps = args.blocks * args.steps
-    base = baseline(loaded.model, examples, args.steps, args.blocks, 1e-3)
-    same = timed_runner([*overrides, "evaluation.every=doc"], work, args.blocks)
-    bare = timed_runner(
-        [
-            *overrides,
-            "evaluation.every=doc",
-            "probes.snapshot_every=never",
-            "probes.sketch_size=0",
-            "checkpoint.every=never",
-        ],
-        work,
-        args.blocks,
+    same_cadence = [*overrides, "evaluation.every=doc"]
+    times = interleaved(
+        {
+            "authors": lambda: baseline(loaded.model, examples, args.steps, args.blocks, 1e-3),
+            "runner": lambda: timed_runner(same_cadence, work, args.blocks),
+        },
+        args.repeat,
     )
-    no_checkpoint = timed_runner(
-        [*overrides, "evaluation.every=doc", "checkpoint.every=never"], work, args.blocks
-    )
-    every = timed_runner([*overrides, "evaluation.every=step"], work, args.blocks)
-
+    base, same = statistics.median(times["authors"]), statistics.median(times["runner"])
     per_block_flops = args.steps * train_flops + eval_flops
+    rows = [
+        ("authors' loop (per-document eval)", base, per_block_flops * args.blocks),
+        ("runner, eval every doc (probes, ckpt)", same, per_block_flops * args.blocks),
+    ]
+    if args.variants:
+        variants = {
+            "runner, ... checkpoint every doc": ["checkpoint.every=doc"],
+            "runner, ... no checkpoints": ["checkpoint.every=never"],
+            "runner, ... no probes, no ckpt": [
+                "probes.snapshot_every=never",
+                "probes.sketch_size=0",
+                "checkpoint.every=never",
+            ],
+        }
+        for name, extra in variants.items():
+            seconds = timed_runner([*same_cadence, *extra], work, args.blocks)
+            rows.append((name, seconds, per_block_flops * args.blocks))
+        every = timed_runner([*overrides, "evaluation.every=step"], work, args.blocks)
+        rows.append(
+            (
+                "runner, eval every step",
+                every,
+                args.steps * (train_flops + eval_flops) * args.blocks,
+            )
+        )
     print(
         f"{args.shape}: T={args.docs}, M={args.steps}, C={args.context}, {tokens} tokens "
-        f"evaluated, device {device}, threads {torch.get_num_threads()}"
+        f"evaluated, device {device}, threads {torch.get_num_threads()}, load average "
+        f"{os.getloadavg()[0]:.1f}, {args.repeat} alternating repetitions (medians)"
     )
-    print(f"matmul peak: {peak / 1e9:.1f} GFLOP/s ({dtype})")
+    print(f"matmul peak: {peak / 1e9:.1f} GFLOP/s ({dtype}, tf32 {args.tf32})")
     print(
         f"evaluation of all documents: {eval_seconds:.3f} s, "
         f"{eval_flops / eval_seconds / 1e9:.1f} GFLOP/s = {eval_flops / eval_seconds / peak:.0%}"
         " of peak"
     )
-    print(f"{'way':<34}{'steps/s':>9}{'tokens/s':>10}{'vs base':>9}{'MFU':>7}")
-    rows = [
-        ("baseline (per-document eval)", base, per_block_flops * args.blocks),
-        ("runner, eval every doc", same, per_block_flops * args.blocks),
-        ("runner, eval every doc, no checkpoints", no_checkpoint, per_block_flops * args.blocks),
-        ("runner, eval every doc, no probes", bare, per_block_flops * args.blocks),
-        ("runner, eval every step", every, (args.steps * (train_flops + eval_flops)) * args.blocks),
-    ]
+    print(f"{'way':<40}{'steps/s':>9}{'tokens/s':>10}{'vs base':>9}{'MFU':>7}")
     for name, seconds, flops in rows:
         trained = steps * tokens / len(examples)
         print(
-            f"{name:<34}{steps / seconds:>9.2f}{trained / seconds:>10.0f}"
+            f"{name:<40}{steps / seconds:>9.2f}{trained / seconds:>10.0f}"
             f"{base / seconds:>8.2f}x{flops / seconds / peak:>7.0%}"
         )
-    print(f"logging + snapshot + checkpoint overhead: {same / bare - 1:+.1%} of step time")
+    print("all times (s): " + json.dumps({k: [round(t, 3) for t in v] for k, v in times.items()}))
+    if args.json:
+        figures = {
+            "shape": args.shape,
+            "device": str(device),
+            "autocast": args.autocast,
+            "tf32": args.tf32,
+            "compile": args.compile,
+            "steps_per_s": steps / same,
+            "authors_steps_per_s": steps / base,
+            "speedup_vs_authors": base / same,
+            "mfu": per_block_flops * args.blocks / same / peak,
+            "authors_mfu": per_block_flops * args.blocks / base / peak,
+            "eval_mfu": eval_flops / eval_seconds / peak,
+            "repeat": args.repeat,
+            "blocks": args.blocks,
+            "load_average": os.getloadavg()[0],
+        }
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":
