@@ -7,7 +7,8 @@ snapshots) and the budgets of issue 4 (1 s for loss analyses, 5 s for snapshot a
 ``python benchmarks/bench_analysis.py --stores 200 [--folder DIR]`` times instead
 ``open_runs`` + ``summary`` over that many paper-size stores written as the runner writes them
 (a chunk per document block; activations of a 768-wide model, a 256-wide sketch), reading
-only what the summary needs (the runs table) against opening every store in full; budget 8 s.
+only what the summary needs (the runs table); budget 8 s. ``--compare`` also times opening
+every store in full and checks that both give the same summary.
 The stores are written once into ``--folder`` (default: a temporary folder) and reused.
 """
 
@@ -149,7 +150,7 @@ def paper_store(path: Path, seed: int, hidden: int = 768, sketch: int = 256) -> 
     writer.mark("completed")
 
 
-def bench_stores(count: int, folder: Path) -> None:
+def bench_stores(count: int, folder: Path, *, compare: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     have = len(glob.glob(str(folder / "*.zarr")))
     if have < count:
@@ -164,6 +165,8 @@ def bench_stores(count: int, folder: Path) -> None:
     verdict = "ok" if fast <= 8 else "OVER BUDGET"
     label = "open_runs(variables=SUMMARY_VARIABLES) + summary"
     print(f"{label:<58} {fast:8.3f} s   (budget 8 s, {verdict})")
+    if not compare:
+        return
     start = time.perf_counter()
     full = analysis.summary(open_runs(paths, workers=1))
     slow = time.perf_counter() - start
@@ -180,9 +183,13 @@ def main() -> None:
     )
     parser.add_argument("--stores", type=int, default=0, help="time open_runs + summary instead")
     parser.add_argument("--folder", type=Path, default=None, help="where the stores are kept")
+    parser.add_argument(
+        "--compare", action="store_true", help="also open every store in full (slow) and compare"
+    )
     args = parser.parse_args()
     if args.stores:
-        bench_stores(args.stores, args.folder or Path(tempfile.mkdtemp()) / "stores")
+        folder = args.folder or Path(tempfile.mkdtemp()) / "stores"
+        bench_stores(args.stores, folder, compare=args.compare)
         return
     rng = np.random.default_rng(0)
     bench_losses()
