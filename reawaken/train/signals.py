@@ -1,4 +1,9 @@
-"""Signals during a run: SIGTERM stops it like Ctrl-C, and neither splits a block write."""
+"""Signals during a run: SIGTERM stops it like Ctrl-C.
+
+Neither splits a block write: blocks are written on the writer thread
+(:mod:`reawaken.train.background`), which Python never interrupts with a signal, and the run
+lets the queued writes finish before it marks the store.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["signals_held", "sigterm_as_interrupt"]
+__all__ = ["sigterm_as_interrupt"]
 
 
 @contextmanager
@@ -37,21 +42,3 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
     with _handling((signal.SIGTERM,), interrupt):
         yield
-
-
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block is written, then stop as they asked.
-
-    Without this, a signal between writing a block's arrays and its ``completed_steps`` left
-    an interrupted store with data past ``completed_steps``, which readers refuse.
-    """
-    received: list[int] = []
-
-    def hold(signum: int, frame: Any) -> None:
-        received.append(signum)
-
-    with _handling((signal.SIGINT, signal.SIGTERM), hold):
-        yield
-    if received:
-        raise KeyboardInterrupt(f"signal {signal.Signals(received[0]).name}")
