@@ -1,6 +1,6 @@
 """One device check, prepared in advance: is the runner at the hardware limit on a GPU?
 
-One command, no network (config-built Pythia-shaped models, the bundled corpus), under 8
+One command, no network (config-built Pythia-shaped models, the bundled corpus), sized for 8
 minutes on one H200:
 
     python benchmarks/gpu_check.py                 # on CUDA, the real shapes
