@@ -49,6 +49,10 @@ def command_run(args: argparse.Namespace) -> int:
 
     if args.resume:
         return _resume(args)
+    from reawaken.store.lock import check_run_name
+
+    if args.name is not None:
+        check_run_name(args.name)
     config = load_config(args.config, preset=args.preset, overrides=args.set, seed=args.seed)
     name = args.name or _default_name(args.preset, args.config)
     if args.smoke:
@@ -112,6 +116,7 @@ def command_presets(args: argparse.Namespace) -> int:
 
 
 def _run_row(path: Path) -> list[str]:
+    from reawaken.store.lock import display_status
     from reawaken.store.reader import read_attrs, run_config
 
     try:
@@ -124,7 +129,7 @@ def _run_row(path: Path) -> list[str]:
     shape = f"{data.get('num_docs')}/{schedule.get('steps_per_doc')}/{schedule.get('num_epochs')}"
     return [
         path.stem,
-        str(attrs.get("status")),
+        display_status(path, attrs),
         f"{100 * numbers.get('progress', 0):.0f}%",
         str(config.get("model", {}).get("name")),
         shape,
@@ -151,11 +156,14 @@ def command_ls(args: argparse.Namespace) -> int:
 def command_show(args: argparse.Namespace) -> int:
     import yaml
 
+    from reawaken.store.lock import display_status
     from reawaken.store.reader import read_attrs, run_config
 
     path = Path(args.run)
     attrs = read_attrs(path)
     numbers = _headline(path)
+    config = run_config(attrs)
+    attrs["status"] = display_status(path, attrs)
     print(f"run: {path}")
     for key in (
         "status",
@@ -174,12 +182,14 @@ def command_show(args: argparse.Namespace) -> int:
     for key, value in numbers.items():
         print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
     print("config:")
-    print("  " + yaml.safe_dump(run_config(attrs), sort_keys=False).replace("\n", "\n  ").rstrip())
+    print("  " + yaml.safe_dump(config, sort_keys=False).replace("\n", "\n  ").rstrip())
     return 0
 
 
 def command_check(args: argparse.Namespace) -> int:
     from reawaken.store.check import check_run
+    from reawaken.store.lock import OWNER_DIED, display_status
+    from reawaken.store.reader import read_attrs
 
     failures = 0
     for run in args.runs:
@@ -189,8 +199,10 @@ def command_check(args: argparse.Namespace) -> int:
             print(f"{run}: {len(problems)} problem(s)")
             for problem in problems:
                 print(f"  - {problem}")
-        else:
-            print(f"{run}: ok")
+            continue
+        status = display_status(run, read_attrs(run))
+        hint = f"; continue with: reawaken run --resume {run}" if status == OWNER_DIED else ""
+        print(f"{run}: ok ({status}{hint})")
     return 1 if failures else 0
 
 

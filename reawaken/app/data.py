@@ -20,6 +20,7 @@ import panel as pn
 import xarray as xr
 
 from reawaken.errors import StoreError
+from reawaken.store.lock import display_status
 from reawaken.store.reader import open_run, read_attrs, run_config
 
 __all__ = [
@@ -124,7 +125,7 @@ def _entry(runs_dir: Path, path: Path) -> RunEntry:
     return RunEntry(
         name=name,
         path=str(path),
-        status=str(attrs.get("status", "unknown")),
+        status=display_status(resolved, attrs) if "status" in attrs else "unknown",
         completed_steps=int(completed) if isinstance(completed, int) else 0,
         total_steps=num_docs * steps_per_doc * num_epochs,
         model=str(config.get("model", {}).get("name", "")),

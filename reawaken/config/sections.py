@@ -32,10 +32,15 @@ BUILTIN_MODELS = ("builtin:tiny-neox",)
 #: ``data.source`` values that name a generated (not read) data set.
 GENERATED_SOURCES = ("builtin", "synthetic_images")
 LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".txt")
+#: Seeds are non-negative and fit numpy's and torch's generators (the sketch adds 7919).
+MAX_SEED = 2**32 - 1
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # inf/NaN (``optimizer.lr=.inf``) are refused like any other out-of-range number
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class Architecture(_Section):
@@ -103,7 +108,9 @@ class DataConfig(_Section):
     num_docs: int = Field(10, ge=2, description="T, documents in the cycle")
     context_length: int = Field(128, ge=2, description="C, tokens per document (block size)")
     selection: Literal["random", "first"] = "random"
-    sample_seed: int | None = Field(None, description="seed for drawing documents (default: seed)")
+    sample_seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, description="seed for drawing documents (default: seed)"
+    )
     heldout_field: str | None = Field(
         None, description="second field of the same documents, evaluated into heldout_loss"
     )
@@ -122,7 +129,9 @@ class ScheduleConfig(_Section):
     shuffle_end: int | None = Field(
         None, ge=1, description="positions from here on keep their places (default: T)"
     )
-    order_seed: int | None = Field(None, description="seed of the order (default: seed)")
+    order_seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, description="seed of the order (default: seed)"
+    )
     steps_per_doc: int = Field(5, ge=1, description="M, gradient steps per document")
     num_epochs: int = Field(5, ge=1, description="E, passes over the documents")
 
@@ -204,7 +213,7 @@ class CheckpointConfig(_Section):
 class RunConfig(_Section):
     """The whole configuration of one run (see the README for every key)."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of init, documents and order")
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)

@@ -45,25 +45,55 @@ def _missing_field(path: Path, number: int, name: str, key: str, record: dict[st
     return f"{path}, line {number}: no field {name!r} (set {key}; fields here: {', '.join(record)})"
 
 
+def _read_text(path: Path) -> str:
+    """A local file's text; a file that is not UTF-8 (binary, Latin-1) is named, not a trace."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"data.source {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at "
+            f"offset {error.start}); save it as UTF-8"
+        ) from None
+
+
+def _text_of(path: Path, number: int, record: dict[str, Any], name: str) -> str:
+    value = record[name]
+    if value is None:
+        raise ConfigError(f"{path}, line {number}: field {name!r} is null; it must hold text")
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"{path}, line {number}: field {name!r} holds {type(value).__name__} "
+            f"{json.dumps(value)[:40]}, not text"
+        )
+    return value
+
+
 def _read_jsonl(path: Path, text_field: str, heldout_field: str | None = None) -> list[RawDocument]:
     documents = []
-    with path.open() as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ConfigError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
-            for name, key in (
-                (text_field, "data.text_field"),
-                (heldout_field, "data.heldout_field"),
-            ):
-                if name is not None and name not in record:
-                    raise ConfigError(_missing_field(path, number, name, key, record))
-            source_id = str(record.get("id", f"{path.name}:{number}"))
-            heldout = str(record[heldout_field]) if heldout_field else None
-            documents.append(RawDocument(source_id, str(record[text_field]), heldout))
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            got = f"a {type(record).__name__}" if isinstance(record, list) else line.strip()[:40]
+            raise ConfigError(
+                f"{path}, line {number}: expected a JSON object ({{...}}), got {got}; "
+                "data.source reads JSON Lines: one object per line"
+            )
+        for name, key in (
+            (text_field, "data.text_field"),
+            (heldout_field, "data.heldout_field"),
+        ):
+            if name is not None and name not in record:
+                raise ConfigError(_missing_field(path, number, name, key, record))
+        source_id = str(record.get("id", f"{path.name}:{number}"))
+        heldout = _text_of(path, number, record, heldout_field) if heldout_field else None
+        documents.append(
+            RawDocument(source_id, _text_of(path, number, record, text_field), heldout)
+        )
     return documents
 
 
@@ -77,11 +107,11 @@ def _read_local(path: Path, text_field: str, heldout_field: str | None) -> list[
         files = sorted(path.glob("*.txt"))
         if not files:
             raise ConfigError(f"data.source folder {path} holds no .txt files")
-        return [RawDocument(f.name, f.read_text()) for f in files]
+        return [RawDocument(f.name, _read_text(f)) for f in files]
     if path.suffix in (".jsonl", ".json"):
         return _read_jsonl(path, text_field, heldout_field)
     if path.suffix == ".txt":
-        blocks = [b.strip() for b in path.read_text().split("\n\n")]
+        blocks = [b.strip() for b in _read_text(path).split("\n\n")]
         return [RawDocument(f"{path.name}:{i}", b) for i, b in enumerate(b for b in blocks if b)]
     raise ConfigError(
         f"data.source {path} has an unknown format; use one of {', '.join(LOCAL_DATA_SUFFIXES)} "

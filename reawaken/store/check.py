@@ -1,21 +1,21 @@
 """Validate a run store: schema, attributes, readable chunks, and data that matches its progress.
 
 ``reawaken check RUN`` prints every problem found; :func:`reawaken.open_run` refuses a store
-with problems in its step data (the cheap checks), naming them.
+with any of them (one code path, :func:`run_problems`). Chunks carry crc32c checksums, so
+reading them here finds flipped bytes as well as truncated files.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from reawaken.errors import StoreError
-from reawaken.store.reader import read_attrs, structural_problems
+from reawaken.store.reader import open_store, run_config, structural_problems
 
-__all__ = ["check_run", "step_data_problems"]
+__all__ = ["check_run", "run_problems", "step_data_problems"]
 
 #: Variables larger than this are checked at their first and last written snapshot only.
 FULL_CHECK_LIMIT = 50_000_000
@@ -30,7 +30,7 @@ def _read(ds: xr.Dataset, name: str, index: object = slice(None)) -> np.ndarray:
 
 
 def _evaluated_steps(ds: xr.Dataset, last: int) -> np.ndarray:
-    config = json.loads(ds.attrs.get("config", "{}"))
+    config = run_config(ds)
     every = config.get("evaluation", {}).get("every", "step")
     steps = np.arange(last + 1)
     if every == "doc":
@@ -104,13 +104,12 @@ def check_run(path: str | Path) -> list[str]:
     ['no run store at no/such/run.zarr: the path does not exist']
     """
     try:
-        read_attrs(path)
-        ds = xr.open_zarr(str(path), consolidated=False, zarr_format=3)
+        ds = open_store(path)
     except StoreError as error:
         return [str(error)]
-    except Exception as error:
-        return [f"{path} cannot be opened by xarray ({error})"]
-    problems = structural_problems(ds)
-    if problems:
-        return problems
-    return step_data_problems(ds) + _snapshot_problems(ds)
+    return run_problems(ds)
+
+
+def run_problems(ds: xr.Dataset) -> list[str]:
+    """Every problem of an opened store: what ``check`` prints and ``open_run`` refuses."""
+    return structural_problems(ds) or step_data_problems(ds) + _snapshot_problems(ds)

@@ -6,7 +6,9 @@ dims are checked first, so an old or foreign store gives a message instead of wr
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,15 @@ import zarr
 from reawaken.errors import StoreError
 from reawaken.store.schema import SCHEMA_VERSION, STATUSES, VARIABLES
 
-__all__ = ["open_run", "read_attrs", "run_config", "structural_problems"]
+__all__ = [
+    "attribute_problems",
+    "config_digest",
+    "open_run",
+    "open_store",
+    "read_attrs",
+    "run_config",
+    "structural_problems",
+]
 
 
 def read_attrs(path: str | Path) -> dict[str, Any]:
@@ -41,8 +51,67 @@ def read_attrs(path: str | Path) -> dict[str, Any]:
         ) from error
 
 
-def run_config(ds_or_attrs: xr.Dataset | dict[str, Any]) -> dict[str, Any]:
+def config_digest(config_json: str) -> str:
+    """SHA-256 of the stored config text, written as ``config_sha256`` when a run is created.
+
+    Examples
+    --------
+    >>> config_digest('{"seed": 3}')[:12]
+    '1391dc1f10fa'
+    """
+    return hashlib.sha256(config_json.encode()).hexdigest()
+
+
+def _config_problem(attrs: Mapping[str, Any]) -> str | None:
+    raw = attrs.get("config", "{}")
+    try:
+        config = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        return (
+            f"attribute 'config' is not a valid run configuration (a JSON object), got "
+            f"{str(raw)[:40]!r}"
+        )
+    digest = attrs.get("config_sha256")
+    if digest is not None and digest != config_digest(raw):
+        return (
+            "its stored config was changed after the run was created (it no longer matches "
+            "attribute 'config_sha256'); its data belong to the old config: start a new run"
+        )
+    return None
+
+
+def attribute_problems(attrs: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a run's schema and config attributes (validated on every read).
+
+    Stores written before ``config_sha256`` existed have no digest; their config is only
+    checked to be a JSON object.
+
+    Examples
+    --------
+    >>> attribute_problems({"schema_version": "abc"})
+    ["attribute 'schema_version' is 'abc', expected an integer"]
+    """
+    version = attrs.get("schema_version")
+    if version is None:
+        return ["it has no 'schema_version' attribute: not a reawaken run store"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        return [f"attribute 'schema_version' is {version!r}, expected an integer"]
+    if version != SCHEMA_VERSION:
+        return [
+            f"it has schema version {version}; this reawaken reads version {SCHEMA_VERSION} "
+            "(open it with the reawaken release that wrote it)"
+        ]
+    problem = _config_problem(attrs)
+    return [problem] if problem else []
+
+
+def run_config(ds_or_attrs: xr.Dataset | Mapping[str, Any]) -> dict[str, Any]:
     """The resolved run configuration stored in a run's attributes, as a dict.
+
+    Raises :class:`StoreError` naming the problem when the attribute is not a JSON object
+    or no longer matches its digest.
 
     Examples
     --------
@@ -50,6 +119,9 @@ def run_config(ds_or_attrs: xr.Dataset | dict[str, Any]) -> dict[str, Any]:
     {'seed': 3}
     """
     attrs = ds_or_attrs.attrs if isinstance(ds_or_attrs, xr.Dataset) else ds_or_attrs
+    problem = _config_problem(attrs)
+    if problem:
+        raise StoreError(problem)
     raw = attrs.get("config", "{}")
     return json.loads(raw) if isinstance(raw, str) else dict(raw)
 
@@ -59,15 +131,9 @@ def structural_problems(ds: xr.Dataset) -> list[str]:
 
     Returns an empty list for a valid run.
     """
-    problems: list[str] = []
-    version = ds.attrs.get("schema_version")
-    if version is None:
-        return ["it has no 'schema_version' attribute: not a reawaken run store"]
-    if int(version) != SCHEMA_VERSION:
-        return [
-            f"it has schema version {version}; this reawaken reads version {SCHEMA_VERSION} "
-            "(open it with the reawaken release that wrote it)"
-        ]
+    problems = attribute_problems(ds.attrs)
+    if problems:
+        return problems
     for name, spec in VARIABLES.items():
         if name not in ds.variables:
             if spec.required:
@@ -90,11 +156,23 @@ def structural_problems(ds: xr.Dataset) -> list[str]:
     return problems
 
 
+def open_store(path: str | Path) -> xr.Dataset:
+    """Open a store's arrays lazily, unchecked: the first half of :func:`open_run` and of
+    :func:`reawaken.store.check.check_run`. Raises :class:`StoreError` where it cannot."""
+    path = Path(path)
+    read_attrs(path)
+    try:
+        return xr.open_zarr(str(path), consolidated=False, zarr_format=3)
+    except Exception as error:
+        raise StoreError(f"{path} is damaged: xarray cannot open it ({error})") from error
+
+
 def open_run(path: str | Path) -> xr.Dataset:
     """Open one run store as a lazy (dask-backed) Dataset, also while it is being written.
 
     Where nothing is written yet the arrays read as NaN; ``ds.attrs["completed_steps"]`` says
-    how far the data goes.
+    how far the data goes. A store that ``reawaken check`` finds problems in is refused with
+    them (the same checks: attributes, schema, and every written chunk's checksum).
 
     Examples
     --------
@@ -102,14 +180,10 @@ def open_run(path: str | Path) -> xr.Dataset:
     >>> ds.loss.sel(doc=0).plot()  # doctest: +SKIP
     """
     path = Path(path)
-    read_attrs(path)
-    try:
-        ds = xr.open_zarr(str(path), consolidated=False, zarr_format=3)
-    except Exception as error:
-        raise StoreError(f"{path} is damaged: xarray cannot open it ({error})") from error
-    from reawaken.store.check import step_data_problems  # check builds on this module
+    ds = open_store(path)
+    from reawaken.store.check import run_problems  # check builds on this module
 
-    problems = structural_problems(ds) or step_data_problems(ds)
+    problems = run_problems(ds)
     if problems:
         raise StoreError(
             f"{path} is not a valid reawaken run: "

@@ -18,11 +18,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
+from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from reawaken.errors import StoreError
 from reawaken.store.schema import STATUSES
 
-__all__ = ["RunWriter", "ensure_writable"]
+__all__ = ["CHUNK_CODECS", "RunWriter", "ensure_writable"]
+
+#: Every chunk (data and coordinates) is compressed, then checksummed: a flipped byte fails
+#: the read with a checksum error instead of returning wrong numbers.
+CHUNK_CODECS: dict[str, Any] = {"compressors": (ZstdCodec(level=0), Crc32cCodec())}
 
 
 def ensure_writable(path: str | Path, *, overwrite: bool) -> Path:
@@ -55,10 +60,12 @@ class RunWriter:
         # Lay the store out under a temporary name and rename it: a reader never sees a
         # half-created store.
         staging = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:8]}")
-        encoding: dict[str, dict[str, Any]] = {}
+        encoding: dict[str, dict[str, Any]] = {
+            str(name): dict(CHUNK_CODECS) for name in template.variables
+        }
         for name, variable in template.data_vars.items():
             fill = np.nan if np.issubdtype(variable.dtype, np.floating) else -1
-            encoding[str(name)] = {"fill_value": fill}
+            encoding[str(name)]["fill_value"] = fill
         attrs = {
             **template.attrs,
             "status": "running",

@@ -14,6 +14,7 @@ from reawaken.sweep.ray_executor import _import_ray, _run_ray
 from reawaken.sweep.spec import SweepSpec, expand
 from reawaken.sweep.state import (
     SweepResult,
+    _check_no_live_writers,
     _check_stored_configs,
     format_table,
     read_state,
@@ -59,6 +60,7 @@ def run_sweep(
     _check_stored_configs(spec, runs)
     states = {s.name: s for s in sweep_states(spec, runs)}
     todo = [run for run in runs if states[run.name].state != "completed"]
+    _check_no_live_writers(spec, todo)
     echo(
         f"sweep {spec.name}: {len(runs)} runs, {len(runs) - len(todo)} completed, "
         f"{len(todo)} to run ({executor}) -> {spec.out}"

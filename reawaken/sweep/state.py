@@ -12,6 +12,7 @@ from typing import Any
 
 from reawaken.config import RunConfig
 from reawaken.errors import ConfigError, StoreError
+from reawaken.store.lock import display_status, lock_path, read_owner
 from reawaken.store.reader import read_attrs
 from reawaken.sweep.spec import SweepRun, SweepSpec, expand
 
@@ -128,6 +129,8 @@ def read_state(out: str, name: str) -> RunState:
     )
     progress = attrs.get("completed_steps", 0) / total if total else None
     status = str(attrs.get("status"))
+    if not _is_remote(out):
+        status = display_status(_local_folder(out) / f"{name}.zarr", attrs)
     score = None
     if status == "completed" and not _is_remote(out):
         score = _score(_local_folder(out) / f"{name}.zarr")
@@ -148,6 +151,22 @@ def _check_stored_configs(spec: SweepSpec, runs: Iterable[SweepRun]) -> None:
         raise ConfigError(
             f"the stores of {', '.join(stale)} in {spec.out} were written with another config "
             "than the sweep gives them now; delete them, or give the sweep another 'out'"
+        )
+
+
+def _check_no_live_writers(spec: SweepSpec, runs: Iterable[SweepRun]) -> None:
+    """Refuse to start runs whose stores another live process holds (one writer per store)."""
+    if _is_remote(spec.out):
+        return
+    held = []
+    for run in runs:
+        owner = read_owner(lock_path(_local_folder(spec.out) / f"{run.name}.zarr"))
+        if owner is not None and owner.alive() is not False:
+            held.append(f"{run.name} ({owner})")
+    if held:
+        raise StoreError(
+            f"runs of sweep {spec.name} are being written by other processes: "
+            f"{', '.join(held)}; wait for them or stop them first"
         )
 
 

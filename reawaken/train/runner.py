@@ -23,7 +23,8 @@ from reawaken.config import RunConfig
 from reawaken.data import DocumentSet
 from reawaken.errors import ConfigError, RunFailed, StoreError
 from reawaken.models import LoadedModel
-from reawaken.store.reader import read_attrs
+from reawaken.store.lock import attrs_owner, lock_path, store_lock
+from reawaken.store.reader import attribute_problems, config_digest, read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
 from reawaken.train.checkpoint import (
@@ -35,6 +36,7 @@ from reawaken.train.checkpoint import (
 from reawaken.train.evaluate import evaluate_documents, make_batches
 from reawaken.train.noise import TrainingNoise
 from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
+from reawaken.train.resources import check_resources, check_store_size
 from reawaken.train.setup import (
     evaluated_documents,
     prepare,
@@ -271,7 +273,9 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
                 run.write_start()
             run.train(bar)
     except KeyboardInterrupt as stop:
-        reason = f"interrupted ({stop or 'SIGINT'}) after {run.completed_steps} of {total} steps"
+        reason = (
+            f"interrupted ({str(stop) or 'SIGINT'}) after {run.completed_steps} of {total} steps"
+        )
         _mark(writer, "interrupted", reason)
         raise RunFailed(
             f"{reason}; the store keeps them: {path} (continue with: reawaken run --resume {path})"
@@ -289,7 +293,17 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
             f"steps written so far are kept in {path}"
         ) from error
     writer.mark("completed")
+    _keep_final_checkpoint(path)
     return RunResult(path, "completed", run.completed_steps, time.perf_counter() - started)
+
+
+def _keep_final_checkpoint(store_path: Path) -> None:
+    """A completed run needs no resume: keep only its final weights (step-N), for inspection."""
+    final = latest_checkpoint(store_path)
+    root = checkpoint_dir(store_path)
+    for entry in root.iterdir() if root.is_dir() else []:
+        if final is None or entry != final.path:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _mark(writer: RunWriter, status: str, reason: str) -> None:
@@ -317,36 +331,46 @@ def run_experiment(
     and keeps every step written so far; :func:`resume_experiment` continues it.
     """
     started = time.perf_counter()
-    store_path = ensure_writable(store_path, overwrite=overwrite)
-    loaded, documents, order, layers = prepare(config)
-    layout = store_layout(config, loaded, documents, order, layers)
-    attrs = {
-        "schema_version": SCHEMA_VERSION,
-        "config": config.to_json(),
-        "preset": preset or "",
-        "seed": config.seed,
-        "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
-        "versions": versions(),
-        **loaded.info,
-        **_owner(),
-    }
-    writer = RunWriter.create(store_path, run_template(layout, attrs), overwrite=overwrite)
-    shutil.rmtree(checkpoint_dir(store_path), ignore_errors=True)
-    run = CyclicRun(config, loaded, documents, writer, order, layers)
-    return _execute(run, fresh=True, progress=progress, started=started)
+    store_path = Path(store_path)
+    check_resources(config, store_path)
+    locked_before = lock_path(store_path).exists()
+    ensure_writable(store_path, overwrite=True)  # the name, before a lock is taken beside it
+    with store_lock(store_path):  # a live writer is named before "already exists"
+        if not locked_before and (store_path / "zarr.json").is_file():
+            _refuse_unlocked_writer(store_path, read_attrs(store_path))
+        ensure_writable(store_path, overwrite=overwrite)
+        loaded, documents, order, layers = prepare(config)
+        layout = store_layout(config, loaded, documents, order, layers)
+        config_json = config.to_json()
+        attrs = {
+            "schema_version": SCHEMA_VERSION,
+            "config": config_json,
+            "config_sha256": config_digest(config_json),
+            "preset": preset or "",
+            "seed": config.seed,
+            "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
+            "versions": versions(),
+            **loaded.info,
+            **_owner(),
+        }
+        template = run_template(layout, attrs)
+        check_store_size(template, store_path)
+        writer = RunWriter.create(store_path, template, overwrite=overwrite)
+        shutil.rmtree(checkpoint_dir(store_path), ignore_errors=True)
+        run = CyclicRun(config, loaded, documents, writer, order, layers)
+        return _execute(run, fresh=True, progress=progress, started=started)
 
 
-def _still_running_elsewhere(attrs: dict[str, object]) -> bool:
-    if attrs.get("status") != "running" or attrs.get("host") != socket.gethostname():
-        return False
-    pid = attrs.get("pid")
-    if not isinstance(pid, int) or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+def _refuse_unlocked_writer(store_path: Path, attrs: dict[str, object]) -> None:
+    """Stores written before locks existed name their live writer in their attrs only."""
+    owner = attrs_owner(attrs)
+    if (
+        attrs.get("status") == "running"
+        and owner is not None
+        and owner.pid != os.getpid()
+        and owner.alive() is True
+    ):
+        raise StoreError(f"{store_path} is being written by {owner}; stop it first")
 
 
 def _differences(
@@ -376,26 +400,30 @@ def resume_experiment(
     attrs = read_attrs(store_path)
     if attrs.get("status") == "completed":
         return RunResult(store_path, "completed", int(attrs["completed_steps"]), 0.0)
-    if _still_running_elsewhere(attrs):
-        raise StoreError(
-            f"{store_path} is still being written by process {attrs['pid']}; "
-            "stop it before resuming"
-        )
-    stored = RunConfig.from_json(str(attrs["config"]))
-    if config is not None and config != stored:
-        changed = _differences(json.loads(stored.to_json()), json.loads(config.to_json()))
-        raise ConfigError(
-            f"cannot resume {store_path} with a different config: " + "; ".join(changed)
-        )
-    loaded, documents, order, layers = prepare(stored)
-    if loaded.info["weights_sha256"] != attrs.get("weights_sha256"):
-        raise ConfigError(
-            f"cannot resume {store_path}: the model {stored.model.name!r} now has other initial "
-            "weights than the run started with (a moved hub revision or a changed local folder)"
-        )
-    writer = RunWriter(store_path)
-    run = CyclicRun(stored, loaded, documents, writer, order, layers)
-    checkpoint = latest_checkpoint(store_path, at_most=int(attrs.get("completed_steps", 0)))
-    writer.update_attrs(status="running", reason="", **_owner())
-    run.resume_from(checkpoint.step if checkpoint else 0)
-    return _execute(run, fresh=checkpoint is None, progress=progress, started=started)
+    locked_before = lock_path(store_path).exists()
+    with store_lock(store_path):
+        attrs = read_attrs(store_path)  # as it is now that nobody else writes
+        if not locked_before:
+            _refuse_unlocked_writer(store_path, attrs)
+        problems = attribute_problems(attrs)
+        if problems:
+            raise StoreError(f"{store_path}: {problems[0]}")
+        stored = RunConfig.from_json(str(attrs["config"]))
+        if config is not None and config != stored:
+            changed = _differences(json.loads(stored.to_json()), json.loads(config.to_json()))
+            raise ConfigError(
+                f"cannot resume {store_path} with a different config: " + "; ".join(changed)
+            )
+        loaded, documents, order, layers = prepare(stored)
+        if loaded.info["weights_sha256"] != attrs.get("weights_sha256"):
+            raise ConfigError(
+                f"cannot resume {store_path}: the model {stored.model.name!r} now has other "
+                "initial weights than the run started with (a moved hub revision or a changed "
+                "local folder)"
+            )
+        writer = RunWriter(store_path)
+        run = CyclicRun(stored, loaded, documents, writer, order, layers)
+        checkpoint = latest_checkpoint(store_path, at_most=int(attrs.get("completed_steps", 0)))
+        writer.update_attrs(status="running", reason="", **_owner())
+        run.resume_from(checkpoint.step if checkpoint else 0)
+        return _execute(run, fresh=checkpoint is None, progress=progress, started=started)

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from reawaken.config import RunConfig
-from reawaken.data import DocumentSet, load_documents
+from reawaken.data import DocumentSet
+from reawaken.data.documents import read_documents, tokenize_documents
 from reawaken.errors import ConfigError
 from reawaken.models import LoadedModel, load_model
 from reawaken.schedule import training_order
@@ -112,9 +113,10 @@ def _check_positions(loaded: LoadedModel, documents: DocumentSet) -> None:
 
 def prepare(config: RunConfig) -> tuple[LoadedModel, DocumentSet, np.ndarray, list[int]]:
     """Load the model and documents and fix the order; seeded, so resume rebuilds the same."""
+    raw = read_documents(config.data, config.seed)  # a bad corpus fails before the model loads
     torch.manual_seed(config.seed)
     loaded = load_model(config.model, seed=config.seed)
-    documents = load_documents(config.data, loaded.tokenize, config.seed)
+    documents = tokenize_documents(raw, loaded.tokenize, config.data)
     _check_positions(loaded, documents)
     order = training_order(config.schedule, len(documents), config.seed)
     layers = resolve_layers(config.probes.activation_layers, loaded.model.config.num_hidden_layers)
