@@ -79,7 +79,10 @@ def _snapshot_problems(ds: xr.Dataset) -> list[str]:
     problems: list[str] = []
     if "snapshot_step" not in ds.coords:
         return problems
-    written = np.flatnonzero(ds["snapshot_step"].values <= int(ds.attrs["completed_steps"]))
+    completed = int(ds.attrs["completed_steps"])
+    written = np.flatnonzero(ds["snapshot_step"].values <= completed)
+    if ds.attrs.get("status") == "running" and completed == 0:
+        written = written[:0]  # a run that has just started may not have taken snapshot 0 yet
     for name in ("activation", "weight_sketch", "weight", "grad_sketch"):
         if name not in ds or not len(written):
             continue
