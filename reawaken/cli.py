@@ -47,6 +47,10 @@ def _headline(path: Path) -> dict[str, Any]:
 def command_run(args: argparse.Namespace) -> int:
     from reawaken.config import load_config
 
+    if args.quiet:  # nor the model loader's bars: an error is then the only line on stderr
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     if args.resume:
         return _resume(args)
     from reawaken.store.lock import check_run_name

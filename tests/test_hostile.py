@@ -406,6 +406,12 @@ KEPT = [
         r"reawaken: error: config key 'model.name': unknown built-in model",
     ),
     Case(
+        "layer-out-of-range",  # needs the model's depth: after it loads, before any store
+        lambda c: _run(c, "--set", "probes.activation_layers=[7]"),
+        2,
+        r"reawaken: error: config key 'probes.activation_layers': layer 7 is out of range",
+    ),
+    Case(
         "store-exists-without-overwrite",
         lambda c: _run(c) if c.run_copy() else [],
         2,
