@@ -338,6 +338,22 @@ def _cut(store: Path, variable: str) -> Path:
     return store
 
 
+def _sweep_with_a_live_run(ctx: Context) -> list[str]:
+    sweep = f"name: s\nbase: default\ngrid:\n  seed: [0, 1]\nout: {ctx.runs}\n"
+    ctx.lock("seed1", ctx.live_pid)
+    return ["sweep", str(ctx.write("s.yaml", sweep))]
+
+
+FIXED.append(
+    Case(
+        "sweep-over-a-live-run",
+        _sweep_with_a_live_run,
+        2,
+        r"reawaken: error: runs of sweep s are being written by other processes: seed1 "
+        r"\(process \d+ on ",
+    )
+)
+
 # --- cases that were handled well before (kept so that they stay so) ---------------------
 KEPT = [
     Case(
