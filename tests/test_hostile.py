@@ -104,8 +104,9 @@ def _interrupted(ctx: Context) -> Path:
     return ctx.run_copy(status="interrupted", completed_steps=10, reason="interrupted (SIGINT)")
 
 
-def _edited(ctx: Context, key: str, value: object, section: str) -> Path:
-    store = _interrupted(ctx)
+def _edited(ctx: Context, key: str, value: object, section: str, *, stopped: bool) -> Path:
+    """A copy of the run (stopped at step 10, or completed) whose stored config was edited."""
+    store = _interrupted(ctx) if stopped else ctx.run_copy()
     ctx.edit_config(store, section, key, value)
     return store
 
@@ -176,14 +177,19 @@ FIXED = [
     ),
     Case(
         "edited-config-resume",
-        lambda c: ["run", "--resume", str(_edited(c, "lr", 0.001, "optimizer")), "--quiet"],
+        lambda c: [
+            "run",
+            "--resume",
+            str(_edited(c, "lr", 0.001, "optimizer", stopped=True)),
+            "--quiet",
+        ],
         2,
         r"reawaken: error: .*x\.zarr: its stored config was changed after the run was created",
         own=OWN,
     ),
     Case(
         "edited-config-check",
-        lambda c: ["check", str(_edited(c, "num_epochs", 5, "schedule"))],
+        lambda c: ["check", str(_edited(c, "num_epochs", 5, "schedule", stopped=False))],
         1,
         r"stored config was changed after the run was created",
         stream="out",
