@@ -117,7 +117,8 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    # `browser` first: without Chromium the tests skip before a server starts
     root = tmp_path_factory.mktemp("served")
     served = Server(make_runs_folder(root), root / "server.log")
     try:
