@@ -682,3 +682,12 @@ def test_edited_store_is_refused_by_open_run_only_where_check_refuses(context: C
     store = _flip(context.run_copy(), "loss")
     with pytest.raises(StoreError, match=FLIPPED):
         reawaken.open_run(store)
+
+
+def test_the_app_and_sweep_status_show_a_dead_owner(context: Context) -> None:
+    from reawaken.app.data import scan_runs
+    from reawaken.sweep.state import read_state
+
+    _dead_owner(context)
+    assert [e.status for e in scan_runs(context.runs)] == ["interrupted (owner died)"]
+    assert read_state(str(context.runs), "x").state == "interrupted (owner died)"
