@@ -253,7 +253,7 @@ FIXED = [
         "seed-negative",
         lambda c: _run(c, "--seed", "-1"),
         2,
-        r"reawaken: error: invalid configuration:",
+        r"reawaken: error: invalid configuration: config key 'seed': Input should be greater than",
     ),
     Case(
         "out-not-writable",
@@ -315,7 +315,7 @@ FIXED = [
         "lr-inf",
         lambda c: _run(c, "--set", "optimizer.lr=.inf"),
         2,
-        r"reawaken: error: invalid configuration:",
+        r"reawaken: error: invalid configuration: config key 'optimizer.lr': .* finite number",
     ),
     Case(
         "steps-per-doc-1e9",
@@ -366,13 +366,13 @@ KEPT = [
         "unknown-key",
         lambda c: _run(c, "--set", "optimizer.lrr=0.1"),
         2,
-        r"reawaken: error: invalid configuration:",
+        r"reawaken: error: invalid configuration: unknown config key 'optimizer.lrr'",
     ),
     Case(
         "wrong-type",
         lambda c: _run(c, "--set", "schedule.steps_per_doc=many"),
         2,
-        r"reawaken: error: invalid configuration:",
+        r"reawaken: error: invalid configuration: config key 'schedule.steps_per_doc'",
     ),
     Case(
         "bad-yaml",

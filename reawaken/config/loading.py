@@ -140,7 +140,8 @@ def build_config(data: Mapping[str, Any]) -> RunConfig:
         config = RunConfig.model_validate(dict(data))
     except ValidationError as error:
         lines = [_describe(e, RunConfig) for e in error.errors()]
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+        joined = f" {lines[0]}" if len(lines) == 1 else "\n  " + "\n  ".join(lines)
+        raise ConfigError(f"invalid configuration:{joined}") from None  # one problem, one line
     _check_paths(config)
     return config
 
