@@ -39,6 +39,16 @@ def _evaluated_steps(ds: xr.Dataset, last: int) -> np.ndarray:
     return steps
 
 
+def _trusted_steps(ds: xr.Dataset) -> int:
+    """``completed_steps``, less the diverged block of a run that failed on a non-finite loss
+    (that block is kept as it was, NaN included)."""
+    completed = int(ds.attrs["completed_steps"])
+    if ds.attrs.get("status") == "failed" and "non-finite" in str(ds.attrs.get("reason", "")):
+        steps_per_doc = int(ds["grad_step"].values.max()) + 1
+        return max(0, completed - steps_per_doc)
+    return completed
+
+
 def step_data_problems(ds: xr.Dataset) -> list[str]:
     """Problems in the step-indexed data: NaN where written, data past ``completed_steps``."""
     problems: list[str] = []
@@ -47,10 +57,7 @@ def step_data_problems(ds: xr.Dataset) -> list[str]:
     status = ds.attrs.get("status")
     if status == "completed" and completed != last_step:
         problems.append(f"status is 'completed' but completed_steps is {completed} of {last_step}")
-    trusted = completed
-    if status == "failed" and "non-finite" in str(ds.attrs.get("reason", "")):
-        steps_per_doc = int(ds["grad_step"].values.max()) + 1
-        trusted = max(0, completed - steps_per_doc)  # the diverged block is kept as it was
+    trusted = _trusted_steps(ds)
     try:
         loss = _read(ds, "loss")
         train_loss = _read(ds, "train_loss")
@@ -79,7 +86,7 @@ def _snapshot_problems(ds: xr.Dataset) -> list[str]:
     problems: list[str] = []
     if "snapshot_step" not in ds.coords:
         return problems
-    completed = int(ds.attrs["completed_steps"])
+    completed = _trusted_steps(ds)
     written = np.flatnonzero(ds["snapshot_step"].values <= completed)
     if ds.attrs.get("status") == "running" and completed == 0:
         written = written[:0]  # a run that has just started may not have taken snapshot 0 yet
