@@ -1,7 +1,7 @@
 """Aligned (shift-averaged) loss curves: every document's loss from its own first block on.
 
 The paper's Fig. 1b-7 average the documents' curves after shifting each so that x = 0 is the
-moment just before its first training (paper.md §4.2); here the shift is counted in steps.
+moment just before its first training (docs/definitions.md); here the shift is counted in steps.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The in-run pairwise recovery matrix: how each document's block changes every document's loss.
 
 R[i, j] is measured on the run as it happened (the loss of i across j's block), not by the
-paper's counterfactual of training j from one fixed checkpoint (paper.md §4.5).
+paper's counterfactual of training j from one fixed checkpoint (docs/definitions.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Recovery: how much of a document's forgetting is undone before it is trained again.
 
-Notation (architecture.md): for document i and epoch e >= 1, a = the last step of i's block in
+Notation (docs/architecture.md): for document i and epoch e >= 1, a = the last step of i's block in
 epoch e-1, b = the step just before i's first update in epoch e, l(s) = loss[s, i]. Two
 scores are provided: the per-document :func:`recovery_score` and the paper's ratio of means
-:func:`paper_recovery_score` (paper.md §4.3).
+:func:`paper_recovery_score` (docs/definitions.md).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def recovery_score(ds: xr.Dataset, *, min_forgetting: float = 1e-6) -> xr.DataAr
     score = (max_{a<=s<=b} l(s) - l(b)) / (max_{a<=s<=b} l(s) - l(a)): 0 when the loss only
     rose, 1 when it came back to its level right after training. It exceeds 1 when the loss
     falls below that level before the document returns. This is the per-document score of
-    architecture.md; :func:`paper_recovery_score` is the paper's RS(n), a ratio of means over
+    docs/architecture.md; :func:`paper_recovery_score` is the paper's RS(n), a ratio of means over
     documents at document boundaries only.
 
     Parameters
@@ -186,7 +186,7 @@ def mean_recovery_score(ds: xr.Dataset, *, min_forgetting: float = 1e-6) -> xr.D
 def paper_recovery_score(ds: xr.Dataset, *, min_forgetting: float = 1e-6) -> xr.DataArray:
     """The paper's recovery score RS(n), n = 1..E-1: a ratio of means over documents.
 
-    For presentation n and document j (paper.md §4.3): l_after = loss just after the n-th
+    For presentation n and document j (docs/definitions.md): l_after = loss just after the n-th
     training, l_before = loss just before the (n+1)-th, l_max = peak loss in between, using
     only document-boundary evaluations as the paper did. Each is averaged over documents
     *before* the ratio: RS(n) = (l_max - l_before) / (l_max - l_after). The paper reports

@@ -192,6 +192,9 @@ class ProbeConfig(_Section):
     weights: tuple[str, ...] = Field((), description="parameter names copied into `weight`")
     sketch_size: int = Field(256, ge=0, description="random-projection size (0 = off)")
     grad_sketch: bool = False
+    token_loss: bool = Field(
+        False, description="store every token's loss of every document at each snapshot"
+    )
 
 
 class CheckpointConfig(_Section):

@@ -32,7 +32,7 @@ from reawaken.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from reawaken.train.evaluate import evaluate_documents, make_batches
+from reawaken.train.evaluate import Evaluation, evaluate_documents, make_batches
 from reawaken.train.noise import TrainingNoise
 from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
 from reawaken.train.setup import (
@@ -122,37 +122,40 @@ class CyclicRun:
             "epoch": self.steps_per_doc * len(documents),
         }.get(every)
 
-    def evaluate(self, *, with_activations: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def evaluate(self, *, at_snapshot: bool) -> Evaluation:
+        """Every document's loss; at a snapshot also the probes that evaluation computes."""
         return evaluate_documents(
             self.model,
             self.batches,
-            layers=self.layers if with_activations else (),
+            layers=self.layers if at_snapshot else (),
             chunk_tokens=self.config.evaluation.chunk_tokens,
             autocast=self.config.model.autocast,
+            token_losses=at_snapshot and self.config.probes.token_loss,
         )
 
     def evaluate_heldout(self) -> torch.Tensor | None:
         """Loss of each document's second text (``data.heldout_field``), if configured."""
         if not self.heldout_batches:
             return None
-        loss, _ = evaluate_documents(
+        return evaluate_documents(
             self.model,
             self.heldout_batches,
             chunk_tokens=self.config.evaluation.chunk_tokens,
             autocast=self.config.model.autocast,
-        )
-        return loss
+        ).loss
 
     def training_example(self, doc: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(inputs, labels) of one step on ``doc``: the document, or its perturbed copy."""
         example = self.examples[doc]
         return self.noise(example) if self.noise.active else (example, example)
 
-    def snapshot(self, activation: torch.Tensor | None) -> dict[str, np.ndarray]:
+    def snapshot(self, evaluation: Evaluation) -> dict[str, np.ndarray]:
         """The probes at the current weights, as host arrays named as in the store."""
         arrays: dict[str, torch.Tensor] = {}
-        if activation is not None:
-            arrays["activation"] = activation
+        if evaluation.activation is not None:
+            arrays["activation"] = evaluation.activation
+        if evaluation.token_loss is not None:
+            arrays["token_loss"] = evaluation.token_loss.half()
         if self.sketch is not None:
             change = (p - p0 for p, p0 in zip(self.model.parameters(), self.initial, strict=True))
             arrays["weight_sketch"] = self.sketch(change)
@@ -164,14 +167,14 @@ class CyclicRun:
 
     def write_start(self) -> None:
         """Step 0: every document's loss (and snapshot 0) before any update."""
-        loss, activation = self.evaluate(with_activations=len(self.snapshot_steps) > 0)
-        arrays = {"loss": loss.cpu().numpy()[None]}
+        evaluation = self.evaluate(at_snapshot=len(self.snapshot_steps) > 0)
+        arrays = {"loss": evaluation.loss.cpu().numpy()[None]}
         heldout = self.evaluate_heldout()
         if heldout is not None:
             arrays["heldout_loss"] = heldout.cpu().numpy()[None]
         self.writer.write_steps(0, arrays)
         if len(self.snapshot_steps):
-            self.writer.write_snapshot(0, self.snapshot(activation))
+            self.writer.write_snapshot(0, self.snapshot(evaluation))
 
     def blocks(self, first_step: int) -> Iterator[tuple[int, int, int]]:
         """(epoch, cycle_position, doc) of each block from step ``first_step`` on."""
@@ -212,9 +215,9 @@ class CyclicRun:
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
                 if every_step or last:
-                    loss, activation = self.evaluate(with_activations=snapshot_due)
-                    block.record_loss(grad_step, loss, self.evaluate_heldout())
-            snapshot = self.snapshot(activation) if snapshot_due else None
+                    evaluation = self.evaluate(at_snapshot=snapshot_due)
+                    block.record_loss(grad_step, evaluation.loss, self.evaluate_heldout())
+            snapshot = self.snapshot(evaluation) if snapshot_due else None
             with signals_held():  # a stop must not split a block's data from its progress
                 self.write_block(step - self.steps_per_doc + 1, block, snapshot)
             block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)

@@ -94,6 +94,7 @@ def store_layout(
         grad_sketch=probes.grad_sketch and bool(probes.sketch_size),
         weight_size=weight_size(loaded.model, probes.weights) if len(snapshots) else 0,
         num_heldout_docs=len(documents.heldout) if documents.heldout is not None else 0,
+        token_loss=probes.token_loss and bool(len(snapshots)),
     )
 
 
