@@ -220,8 +220,13 @@ def write_figures(
 
     Examples
     --------
-    >>> write_figures(["runs/default.zarr"], "figures", formats=["png", "pdf"])  # doctest: +SKIP
-    [PosixPath('figures/recovery_doc0.png'), PosixPath('figures/recovery_doc0.pdf'), ...]
+    ``write_figures(["runs/default.zarr"], "figures", formats=["png", "pdf"])`` writes
+    ``figures/recovery_doc0.png``, ``figures/recovery_doc0.pdf``, ... and returns their paths
+    (tests/plots/test_plots_export.py checks them). Nothing is written without a run:
+
+    >>> write_figures([], "figures")
+    Traceback (most recent call last):
+    reawaken.errors.ReawakenError: no run given: name one or more run stores, e.g. runs/default.zarr
     """
     formats = _check_choices(formats, FORMATS, "format")
     if not run_paths:

@@ -115,8 +115,14 @@ def open_run(path: str | Path) -> xr.Dataset:
 
     Examples
     --------
-    >>> ds = open_run("runs/default.zarr")  # doctest: +SKIP
-    >>> ds.loss.sel(doc=0).plot()  # doctest: +SKIP
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from reawaken.testing import synthetic_run, write_store
+    >>> run = synthetic_run(np.ones((5, 2)), steps_per_doc=1, arrays={"train_loss": np.ones(5)})
+    >>> path = write_store(run, f"{tempfile.mkdtemp()}/default.zarr")
+    >>> ds = open_run(path)  # e.g. open_run("runs/default.zarr")
+    >>> ds.loss.sel(doc=0).values.tolist(), ds.attrs["completed_steps"]
+    ([1.0, 1.0, 1.0, 1.0, 1.0], 4)
     """
     path = Path(path)
     read_attrs(path)

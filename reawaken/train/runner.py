@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from reawaken.config import RunConfig
 from reawaken.data import DocumentSet
-from reawaken.errors import ConfigError, RunFailed, StoreError
+from reawaken.errors import ConfigError, RunFailed, RunInterrupted, StoreError
 from reawaken.models import LoadedModel
 from reawaken.store.reader import read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
@@ -276,7 +276,7 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
     except KeyboardInterrupt as stop:
         reason = f"interrupted ({stop or 'SIGINT'}) after {run.completed_steps} of {total} steps"
         _mark(writer, "interrupted", reason)
-        raise RunFailed(
+        raise RunInterrupted(
             f"{reason}; the store keeps them: {path} (continue with: reawaken run --resume {path})"
         ) from None
     except RunFailed as error:

@@ -12,9 +12,10 @@ import zarr
 
 import reawaken
 from reawaken.config import RunConfig
-from reawaken.errors import RunFailed
+from reawaken.errors import RunFailed, RunInterrupted
 from reawaken.models import load_model
 from reawaken.store.schema import VARIABLES
+from reawaken.store.writer import RunWriter
 from reawaken.train import run_experiment
 from reawaken.train import steps as train_steps
 
@@ -68,6 +69,28 @@ def test_eval_loss_before_a_block_equals_its_first_training_loss(finished_run: P
     np.testing.assert_allclose(
         ds.train_loss.values[starts], ds.loss.values[starts - 1, docs], rtol=1e-5
     )
+
+
+def test_progress_never_runs_ahead_of_the_data(
+    make_config: Callable[..., RunConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Open the store each time the runner publishes progress: the data must be on disk."""
+    published = []
+    set_progress = RunWriter.set_progress
+
+    def set_progress_then_read(writer: RunWriter, completed_steps: int) -> None:
+        set_progress(writer, completed_steps)
+        ds = reawaken.open_run(writer.path)  # refuses NaN at a written step
+        done = ds.attrs["completed_steps"]
+        assert np.isfinite(ds.loss.values[: done + 1]).all()
+        assert np.isfinite(ds.train_loss.values[1 : done + 1]).all()
+        taken = ds.snapshot_step.values <= done
+        assert np.isfinite(ds.activation.values[taken]).all()
+        published.append(done)
+
+    monkeypatch.setattr(RunWriter, "set_progress", set_progress_then_read)
+    run_experiment(make_config(), tmp_path / "r.zarr", progress=False)
+    assert published == list(range(M, E * T * M + 1, M))
 
 
 def test_same_config_and_seed_give_bit_identical_losses(
@@ -180,7 +203,7 @@ def test_ctrl_c_marks_the_store_interrupted(
 
     monkeypatch.setattr("reawaken.train.runner.train_step", interrupted_step)
     path = tmp_path / "stopped.zarr"
-    with pytest.raises(RunFailed, match=r"^interrupted"):
+    with pytest.raises(RunInterrupted, match=r"^interrupted"):
         run_experiment(make_config(), path, progress=False)
     ds = reawaken.open_run(path)
     assert ds.attrs["status"] == "interrupted"
