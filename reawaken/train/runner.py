@@ -117,10 +117,7 @@ class CyclicRun:
         if every == "auto":
             large = sum(p.numel() for p in self.model.parameters()) > LARGE_MODEL
             every = "epoch" if large else "doc"
-        self.checkpoint_every = {
-            "doc": self.steps_per_doc,
-            "epoch": self.steps_per_doc * len(documents),
-        }.get(every)
+        self.checkpoint_every = config.steps_between(every)
 
     def evaluate(self, *, at_snapshot: bool) -> Evaluation:
         """Every document's loss; at a snapshot also the probes that evaluation computes."""
@@ -204,13 +201,12 @@ class CyclicRun:
         for epoch, position, doc in self.blocks(step):
             if self.config.optimizer.reset_per_doc and step:
                 self.optimizer = build_optimizer(self.model, self.config.optimizer)
+            first_step = step + 1  # the step after the block's first update
             block = BlockBuffer(self.steps_per_doc, len(self.documents))
             for grad_step in range(self.steps_per_doc):
                 inputs, labels = self.training_example(doc)
                 set_lr(self.optimizer, self.lr_at(step + 1))
-                block.record_update(
-                    grad_step, *train_step(self.model, self.optimizer, inputs, labels)
-                )
+                block.record_update(train_step(self.model, self.optimizer, inputs, labels))
                 step += 1
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
@@ -219,8 +215,8 @@ class CyclicRun:
                     block.record_loss(grad_step, evaluation.loss, self.evaluate_heldout())
             snapshot = self.snapshot(evaluation) if snapshot_due else None
             with signals_held():  # a stop must not split a block's data from its progress
-                self.write_block(step - self.steps_per_doc + 1, block, snapshot)
-            block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)
+                self.write_block(first_step, block, snapshot)
+            block.raise_if_not_finite(first_step, doc, epoch)
             if self.checkpoint_every and step % self.checkpoint_every == 0:
                 save_checkpoint(
                     self.writer.path,

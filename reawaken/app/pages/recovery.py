@@ -92,7 +92,7 @@ class RecoveryPage(Viewer):
         }
         if not results:
             return pn.Column(*problems)
-        return pn.Column(*problems, figure(plots.aligned_curves(results)))
+        return pn.Column(*problems, figure(plots.aligned_curves_plot(results)))
 
     @param.depends("state.selected", "state.version")
     @guarded("Recovery scores")
@@ -115,7 +115,7 @@ class RecoveryPage(Viewer):
             self.state.runs_dir, path, analysis.recovery_matrix, by_distance=by_distance
         )
         heat: hv.Element = plots.loss_heatmap(ds.loss)
-        return pn.Row(figure(heat), figure(plots.recovery_matrix(matrix)))
+        return pn.Row(figure(heat), figure(plots.recovery_matrix_plot(matrix)))
 
     @param.depends("state.selected", "state.version", "matrix_order")
     def per_run(self) -> pn.viewable.Viewable:
