@@ -6,6 +6,8 @@ document's similarity to itself across all snapshots (paper Fig. 8d).
 
 from __future__ import annotations
 
+import functools
+
 import panel as pn
 import param
 from panel.viewable import Viewer
@@ -92,21 +94,15 @@ class RepresentationsPage(Viewer):
         if last < 0:
             return message("No snapshot written yet; this page fills in as the run goes.", "info")
         snapshot = last if self.state.snapshot < 0 else min(self.state.snapshot, last)
-        between = analysed(
+        similarity = functools.partial(
+            analysed,
             self.state.runs_dir,
             path,
             analysis.representation_similarity,
             method=self.method,
-            snapshot=snapshot,
         )
-        doc = min(self.state.doc, ds.sizes["doc"] - 1)
-        over_time = analysed(
-            self.state.runs_dir,
-            path,
-            analysis.representation_similarity,
-            method=self.method,
-            doc=doc,
-        )
+        between = similarity(snapshot=snapshot)
+        over_time = similarity(doc=min(self.state.doc, ds.sizes["doc"] - 1))
         left = plots.document_similarity(between, method=self.method)
         right = plots.snapshot_similarity(
             over_time, steps_per_epoch=steps_per_epoch(ds), method=self.method
