@@ -2,7 +2,9 @@
 and nothing outside the run's own store (``NAME.zarr``, ``NAME.ckpt``, ``NAME.lock``) changes.
 
 Most cases run the CLI in-process on a copy of a finished tiny run or on tiny configs that
-are refused before a model loads; the two races (two writers, a kill -9) use real processes.
+are refused before a model loads. A live owner is a sleeping child process, a dead owner the
+pid of one that has exited; the race of two writers runs two real ``reawaken run`` processes
+(a real ``kill -9`` and its resume are in tests/train/test_resume.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,7 +47,6 @@ class Context:
     finished: Path
     live_pid: int
     dead_pid: int
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def runs(self) -> Path:
