@@ -68,11 +68,12 @@ def paper_run(index: int, shuffled: bool) -> object:
         for epoch in range(E):
             order[epoch, 1:] = 1 + rng.permutation(T - 1)
     level = np.full(T, 3.0) + rng.normal(0, 0.05, T)
-    rows = [level.copy()]
+    rows, train_loss = [level.copy()], [np.nan]
     for epoch in range(E):
         for position, doc in enumerate(order[epoch]):
             following = order[epoch, (position + 1) % T]
             for _ in range(M):
+                train_loss.append(rows[-1][doc])
                 level = level + 0.004
                 level[doc] *= 0.85
                 if not shuffled:
@@ -81,6 +82,7 @@ def paper_run(index: int, shuffled: bool) -> object:
     count = E * T + 1
     turn = 2 * np.pi * np.arange(count) / T
     arrays = {
+        "train_loss": np.array(train_loss, dtype=np.float32),
         "activation": rng.normal(size=(count, T, 1, HIDDEN)).cumsum(0).astype(np.float32),
         "weight_sketch": np.column_stack(
             [np.cos(turn), np.sin(turn), np.arange(count) / count, rng.normal(0, 0.01, (count, SKETCH - 3))]

@@ -248,7 +248,7 @@ def aligned_curves(
                 common={"alpha": 0.2},
                 bokeh={"color": hue},
                 # Matplotlib's fill takes the face colour, not ``color``: set both to the line's.
-                matplotlib={"facecolor": hue, "edgecolor": hue, "linewidth": 0},
+                matplotlib={"color": hue, "facecolor": hue, "edgecolor": hue, "linewidth": 0},
             )
         )
         curve = hv.Curve(
@@ -311,7 +311,9 @@ def recovery_scores(scores: RunsOf, *, colors: Mapping[str, str] | None = None) 
         hue = hues[run]
         data = (score[dim].values, score.values)
         ticks.update(int(v) for v in score[dim].values)
-        layers.append(curve_style(hv.Curve(data, kdims=[x], vdims=[y], label=run or "recovery score"), hue))
+        layers.append(
+            curve_style(hv.Curve(data, kdims=[x], vdims=[y], label=run or "recovery score"), hue)
+        )
         layers.append(
             styled(
                 hv.Scatter(data, kdims=[x], vdims=[y]),

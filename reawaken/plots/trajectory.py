@@ -80,6 +80,14 @@ def _color_options(table: dict[str, np.ndarray], color_by: str, *, colorbar: boo
     return scale, bokeh, matplotlib
 
 
+def _clear_of_z_label(plot: Any, element: Any) -> None:
+    """Move the 3-D view's colour bar right, clear of the z axis label, which sits beside it."""
+    cax = plot.handles.get("cax")
+    if cax is not None:
+        box = cax.get_position()
+        cax.set_position([box.x0 + 0.12, box.y0, box.width, box.height])
+
+
 def _check(trajectory: xr.Dataset, color_by: str, needed: int) -> None:
     if color_by not in _CMAPS:
         raise ValueError(f"color_by must be one of {sorted(_CMAPS)}, got {color_by!r}")
@@ -205,7 +213,6 @@ def weight_trajectory_3d(
     common, _, matplotlib = _color_options(columns, color_by)
     points = styled(
         hv.Scatter3D(columns, kdims=xyz, vdims=[hv.Dimension(color_by, label=_LABELS[color_by])]),
-        # The z axis label sits right of the axes: keep the colour bar clear of it.
-        matplotlib={**common, **matplotlib, "s": 12, "cbar_padding": 0.15},
+        matplotlib={**common, **matplotlib, "s": 12, "hooks": [_clear_of_z_label]},
     )
     return path * points
