@@ -12,15 +12,22 @@ from pathlib import Path
 
 import panel as pn
 import param
+from panel.io.callbacks import PeriodicCallback
 from panel.viewable import Viewer
 
 from reawaken.app.data import runs_folder
-from reawaken.app.pages import RecoveryPage, RepresentationsPage, RunsPage, WeightsPage
+from reawaken.app.pages import (
+    RecoveryPage,
+    RepresentationsPage,
+    RunsPage,
+    SweepPage,
+    WeightsPage,
+)
 from reawaken.app.state import AppState
 
 __all__ = ["PAGES", "REFRESH_ENV", "App", "runs_folder"]
 
-PAGES = ("runs", "recovery", "representations", "weights")
+PAGES = ("runs", "recovery", "representations", "weights", "sweep")
 REFRESH_ENV = "REAWAKEN_REFRESH_S"
 
 
@@ -49,6 +56,7 @@ class App(Viewer):
             "recovery": RecoveryPage(state=self.state),
             "representations": RepresentationsPage(state=self.state),
             "weights": WeightsPage(state=self.state),
+            "sweep": SweepPage(state=self.state),
         }
         self.tabs = pn.Tabs(
             *((name.capitalize(), page) for name, page in self.pages.items()),
@@ -65,7 +73,12 @@ class App(Viewer):
             return
         if pn.state.location is not None:
             pn.state.location.sync(self, {"page": "page"})
-        pn.state.add_periodic_callback(self.state.refresh, period=int(self.refresh_seconds * 1000))
+        # In the background: the check is a few file stats and must not spin the busy
+        # indicator every few seconds; plots that change after it show it as usual.
+        refresh = PeriodicCallback(
+            callback=self.state.refresh, period=int(self.refresh_seconds * 1000), background=True
+        )
+        refresh.start()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.tabs

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from reawaken.plots.export import write_figures
 from reawaken.plots.large import for_browser
-from reawaken.plots.matrix import recovery_matrix
-from reawaken.plots.recovery import aligned_curves, document_loss, loss_heatmap, recovery_scores
+from reawaken.plots.matrix import recovery_matrix, symmetric_limit
+from reawaken.plots.recovery import (
+    aligned_curves,
+    document_loss,
+    loss_heatmap,
+    online_loss,
+    recovery_scores,
+)
 from reawaken.plots.representations import document_similarity, snapshot_similarity
+from reawaken.plots.sweep import sweep_scores
 from reawaken.plots.trajectory import trajectory_panels, weight_trajectory, weight_trajectory_3d
 
 __all__ = [
@@ -19,9 +26,12 @@ __all__ = [
     "document_similarity",
     "for_browser",
     "loss_heatmap",
+    "online_loss",
     "recovery_matrix",
     "recovery_scores",
     "snapshot_similarity",
+    "sweep_scores",
+    "symmetric_limit",
     "trajectory_panels",
     "weight_trajectory",
     "weight_trajectory_3d",

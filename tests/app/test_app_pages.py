@@ -79,18 +79,21 @@ def test_runs_table_shows_status_progress_config_and_score(runs_folder):
     page = RunsPage(state=state_for(runs_folder, "alpha"))
     table = page.table.value.set_index("name")
     assert table.loc["running", "progress"] == 50.0
-    assert table.loc["beta", ["model", "T", "M", "E", "optimizer"]].tolist() == [
+    assert table.loc["beta", ["model", "order", "T", "M", "E", "optimizer"]].tolist() == [
         "pythia-1b",
+        "cyclic",
         T,
         M,
         E,
         "sgd",
     ]
-    expected = float(analysis.summary(open_run(runs_folder / "alpha.zarr"))["mean_recovery_score"])
-    assert table.loc["alpha", "score"] == pytest.approx(expected)
+    # RS: the paper's recovery score at the last epoch, i.e. RS(n) of the last presentation.
+    rs = analysis.paper_recovery_score(open_run(runs_folder / "alpha.zarr"))
+    assert rs["presentation"].values[-1] == E - 1
+    assert table.loc["alpha", "RS"] == pytest.approx(float(rs.isel(presentation=-1)))
     assert table.loc["noloss", "status"] == "damaged"
     assert "'loss' is missing" in table.loc["noloss", "message"]
-    assert np.isnan(table.loc["damaged", "score"])
+    assert np.isnan(table.loc["damaged", "RS"])
 
 
 def test_selecting_rows_sets_the_runs_of_every_page(runs_folder):
@@ -154,19 +157,37 @@ def test_representations_follow_the_snapshot_player_and_the_document(runs_folder
     state = state_for(runs_folder, "alpha")
     page = RepresentationsPage(state=state)
     view = page.per_run()
-    assert page.player.end == E * T  # 13 snapshots, the latest shown first
-    between, over_time = figures(view)
     ds = open_run(runs_folder / "alpha.zarr")
+    steps = ds.snapshot_step.values.tolist()
+    assert page.player.options == steps  # the player counts steps, the latest shown first
+    assert page.player.value == steps[-1] and state.snapshot_step == -1
+    between, over_time = figures(view)
     latest = analysis.representation_similarity(ds)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), latest.values)
-    page.player.value = 3
-    between, _ = figures(page.per_run())
+    page.player.value = steps[3]
+    assert state.snapshot_step == steps[3]
+    between, over_time = figures(page.per_run())
     at_3 = analysis.representation_similarity(ds, snapshot=3)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), at_3.values)
+    # The right-hand plot marks the chosen snapshot, in epochs.
+    marks = [float(line.data) for line in elements(over_time, hv.VLine)]
+    assert marks == [pytest.approx(steps[3] / (T * M))]
     page.doc_choice.value = 2
     _, over_time = figures(page.per_run())
     expected = analysis.representation_similarity(ds, doc=2)
-    np.testing.assert_allclose(over_time.dimension_values(2, flat=False), expected.values)
+    (matrix,) = elements(over_time, hv.Image) or elements(over_time, hv.QuadMesh)
+    np.testing.assert_allclose(matrix.dimension_values(2, flat=False), expected.values)
+
+
+def test_the_player_of_a_running_run_names_the_step_its_plot_shows(runs_folder):
+    state = state_for(runs_folder, "running")
+    page = RepresentationsPage(state=state)
+    ds = open_run(runs_folder / "running.zarr")
+    written = ds.snapshot_step.values[ds.snapshot_step.values <= ds.attrs["completed_steps"]]
+    assert page.player.options == written.tolist()
+    between, _ = figures(page.per_run())
+    title = hv.Store.lookup_options("bokeh", between, "plot").kwargs["title"]
+    assert title.endswith(f"after step {page.player.value}")
 
 
 def test_a_run_without_snapshots_says_so_on_the_snapshot_pages(runs_folder):

@@ -7,6 +7,7 @@ choice) into a message in the page, so one bad run never breaks the rest of the 
 from __future__ import annotations
 
 import functools
+import io
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import holoviews as hv
 import panel as pn
 
 from reawaken.errors import ReawakenError
+from reawaken.plots.export import figure_bytes, paper_figure
 from reawaken.plots.large import for_browser
 from reawaken.plots.style import for_screen
 
@@ -31,15 +33,41 @@ def message(text: str, kind: str = "warning") -> pn.pane.Alert:
     return pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width")
 
 
-def figure(obj: hv.core.Dimensioned, *, height: int = PLOT_HEIGHT) -> pn.pane.HoloViews:
-    """A HoloViews pane rendered with Bokeh, reduced first if it holds too many points."""
-    return pn.pane.HoloViews(
+def figure(
+    obj: hv.core.Dimensioned,
+    *,
+    height: int = PLOT_HEIGHT,
+    export: tuple[str, str] | None = None,
+) -> pn.viewable.Viewable:
+    """A HoloViews pane rendered with Bokeh, reduced first if it holds too many points.
+
+    With ``export=(kind, stem)`` a button under the plot downloads it as ``<stem>.png``, drawn
+    for print exactly as ``reawaken figures`` draws a figure of that kind
+    (:func:`reawaken.plots.export.paper_figure`). Side-by-side panels keep their own size, so
+    their toolbar stays next to them.
+    """
+    panels = isinstance(obj, hv.Layout)
+    pane = pn.pane.HoloViews(
         for_screen(for_browser(obj), height=height),
         backend="bokeh",
-        sizing_mode="stretch_width",
+        sizing_mode=None if panels else "stretch_width",
         min_height=height,
         linked_axes=False,
     )
+    if export is None:
+        return pane
+    kind, stem = export
+    button = pn.widgets.FileDownload(
+        callback=lambda: io.BytesIO(figure_bytes(paper_figure(kind, obj))),
+        filename=f"{stem}.png",
+        label="Save as figure (PNG)",
+        button_type="light",
+        embed=False,
+        width=180,
+        margin=(0, 10),
+        css_classes=["reawaken-export"],
+    )
+    return pn.Column(pane, button, sizing_mode=None if panels else "stretch_width")
 
 
 def guarded(what: str) -> Callable[[Callable[P, Any]], Callable[P, Any]]:

@@ -81,7 +81,8 @@ class WeightsPage(Viewer):
             panels = plots.trajectory_panels(
                 trajectory, n_components=int(self.n_components), color_by=self.color_by
             )
-            return figure(panels)
+            kind = "trajectory_pca" if len(panels) > 1 else "weight_trajectory"
+            return figure(panels, export=(kind, f"trajectory_pca{self.n_components}d_{name}"))
 
         return run_card(f"{name}: weight trajectory", build())
 
