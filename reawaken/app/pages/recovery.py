@@ -14,7 +14,13 @@ from panel.viewable import Viewer
 
 from reawaken import plots
 from reawaken.app.data import analysed, load_run
-from reawaken.app.pages.common import figure, guarded, lazy, message, run_card
+from reawaken.app.pages.common import (
+    CardCache,
+    figure,
+    guarded,
+    lazy,
+    message,
+)
 from reawaken.app.state import AppState
 from reawaken.errors import ReawakenError
 
@@ -47,6 +53,7 @@ class RecoveryPage(Viewer):
             label="Documents", options=self._doc_options(), value=list(self.state.docs), width=320
         )
         self.doc_choice.link(self.state, value="docs")
+        self._cards = CardCache()
         self.state.param.watch(self._update_options, ["selected", "runs"])
 
     def _doc_options(self) -> list[int]:
@@ -138,7 +145,9 @@ class RecoveryPage(Viewer):
                 matrices[entry.name] = error
         return matrices
 
-    def _run_figures(self, name: str, path: str, matrix: object, limit: float) -> pn.Card:
+    def _run_figures(
+        self, name: str, path: str, matrix: object, limit: float
+    ) -> pn.viewable.Viewable:
         @guarded(f"Run {name}")
         def build() -> pn.viewable.Viewable:
             if isinstance(matrix, Exception):
@@ -154,7 +163,7 @@ class RecoveryPage(Viewer):
                 ),
             )
 
-        return run_card(f"{name}: loss heatmap and recovery matrix", build())
+        return build()
 
     @param.depends("state.selected", "state.version", "matrix_order")
     def per_run(self) -> pn.viewable.Viewable:

@@ -14,12 +14,12 @@ from panel.viewable import Viewer
 from reawaken import plots
 from reawaken.app.data import analysed, latest_snapshot, load_run, require
 from reawaken.app.pages.common import (
+    CardCache,
     cards_of_selected_runs,
     figure,
     guarded,
     lazy,
     message,
-    run_card,
 )
 from reawaken.app.state import AppState
 from reawaken.errors import ReawakenError
@@ -63,6 +63,7 @@ class RepresentationsPage(Viewer):
         self.doc_choice = pn.widgets.IntInput(
             label="Document over snapshots", value=0, start=0, width=180
         )
+        self._cards = CardCache()
         self._sync_player()
         self.player.param.watch(self._on_player, "value")
         self.doc_choice.link(self.state, value="doc")
@@ -139,12 +140,18 @@ class RepresentationsPage(Viewer):
                 figure(right, export=("similarity", f"similarity_doc{doc}_snapshots_{name}")),
             )
 
-        return run_card(f"{name}: representation similarity", build())
+        return build()
 
     @param.depends("state.selected", "state.version", "state.snapshot_step", "state.doc", "method")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        return cards_of_selected_runs(self.state.entries(), self._run_figures)
+        return cards_of_selected_runs(
+            self.state.entries(),
+            self._run_figures,
+            title=lambda name: f"{name}: representation similarity",
+            cache=self._cards,
+            options=(self.state.snapshot_step, self.state.doc, self.method),
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.WidgetBox(

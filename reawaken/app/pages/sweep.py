@@ -55,9 +55,11 @@ class SweepPage(Viewer):
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
-        self._x = pn.widgets.Select.from_param(self.param.x, name="RS(n) against", width=200)
-        self._lines = pn.widgets.Select.from_param(self.param.lines, name="one line per", width=200)
-        self._n = pn.widgets.Select(name="n", options={"last": -1}, value=-1, width=120)
+        self._x = pn.widgets.Select.from_param(self.param.x, label="RS(n) against", width=200)
+        self._lines = pn.widgets.Select.from_param(
+            self.param.lines, label="one line per", width=200
+        )
+        self._n = pn.widgets.Select(label="n", options={"last": -1}, value=-1, width=120)
         self._n.link(self, value="presentation")
         self._keys_from(None)
 
