@@ -81,12 +81,12 @@ def paper_run(index: int, shuffled: bool) -> object:
                 rows.append(level + rng.normal(0, 0.003, T))
     count = E * T + 1
     turn = 2 * np.pi * np.arange(count) / T
+    noise = rng.normal(0, 0.01, (count, SKETCH - 3))
     arrays = {
         "train_loss": np.array(train_loss, dtype=np.float32),
         "activation": rng.normal(size=(count, T, 1, HIDDEN)).cumsum(0).astype(np.float32),
         "weight_sketch": np.column_stack(
-            [np.cos(turn), np.sin(turn), np.arange(count) / count]
-            + [rng.normal(0, 0.01, (count, SKETCH - 3))]
+            [np.cos(turn), np.sin(turn), np.arange(count) / count, noise]
         ).astype(np.float32),
     }
     config = synthetic_config(
