@@ -69,6 +69,7 @@ class RunEntry:
     num_epochs: int = 0
     optimizer: str = ""
     order: str = ""
+    created: str = ""
     error: str = ""
 
     @property
@@ -135,6 +136,7 @@ def _entry(runs_dir: Path, path: Path) -> RunEntry:
         num_epochs=num_epochs,
         optimizer=str(config.get("optimizer", {}).get("name", "")),
         order=str(schedule.get("order", "")),
+        created=str(attrs.get("created", "")),
     )
 
 

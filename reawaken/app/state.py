@@ -42,8 +42,10 @@ class AppState(param.Parameterized):
         super().__init__(**params)
         self._seen = self.fingerprint()
         self.runs = scan_runs(self.runs_dir)
-        # By order of first appearance: runs added later take the next colours.
-        self.colors = RunColors(run.name for run in self.runs)
+        # By order of creation (then name): runs made later take the next colours, in this
+        # session and in the next one.
+        first = sorted(self.runs, key=lambda run: (run.created, run.name))
+        self.colors = RunColors(run.name for run in first)
         if not self.selected:
             readable = [run.name for run in self.runs if run.readable]
             self.selected = readable[:1]
@@ -87,7 +89,7 @@ class AppState(param.Parameterized):
             return
         self._seen = seen
         runs = scan_runs(self.runs_dir)
-        self.colors.add(run.name for run in runs)
+        self.colors.add(run.name for run in sorted(runs, key=lambda run: (run.created, run.name)))
         if runs == self.runs:
             return
         before = {run.name: (run.completed_steps, run.status) for run in self.runs}

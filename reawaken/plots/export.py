@@ -31,7 +31,7 @@ from reawaken.plots.recovery import (
     recovery_scores,
 )
 from reawaken.plots.representations import document_similarity, snapshot_similarity
-from reawaken.plots.style import RunColors, for_paper, steps_per_epoch
+from reawaken.plots.style import for_paper, run_colors, steps_per_epoch
 from reawaken.plots.trajectory import trajectory_panels, weight_trajectory_3d
 from reawaken.store.reader import open_run
 
@@ -106,11 +106,12 @@ def _check_choices(given: Iterable[str], allowed: Iterable[str], what: str) -> l
     return given
 
 
-def _recovery(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str, Figure]:
+def _recovery(
+    runs: Mapping[str, xr.Dataset], docs: Sequence[int], colors: Mapping[str, str]
+) -> dict[str, Figure]:
     from reawaken import analysis
 
     figures: dict[str, Figure] = {}
-    colors = RunColors(runs).of(runs)
     losses = {name: ds.loss for name, ds in runs.items()}
     for doc in docs:
         figures[f"recovery_doc{doc}"] = paper_figure(
@@ -203,10 +204,13 @@ def build_figures(
     *,
     what: Sequence[str] = tuple(FIGURE_SETS),
     docs: Sequence[int] = (0,),
+    colors: Mapping[str, str] | None = None,
 ) -> dict[str, Figure]:
     """The paper figures of ``runs`` (name -> Dataset) as HoloViews objects, by file stem.
 
-    Figures a run cannot make (no snapshots) are left out with a logged warning.
+    Figures a run cannot make (no snapshots) are left out with a logged warning. Each run has
+    one colour in every figure: from ``colors`` (name -> colour) where given, else by its
+    place in ``runs`` (:class:`~reawaken.plots.style.RunColors`).
 
     Examples
     --------
@@ -226,7 +230,7 @@ def build_figures(
             )
     figures: dict[str, Figure] = {}
     if "recovery" in what:
-        figures |= _recovery(runs, docs)
+        figures |= _recovery(runs, docs, run_colors(runs, colors))
     if "matrix" in what:
         figures |= _matrix(runs)
     if "similarity" in what:
@@ -244,6 +248,7 @@ def write_figures(
     what: Sequence[str] = tuple(FIGURE_SETS),
     docs: Sequence[int] = (0,),
     dpi: int = 300,
+    colors: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write paper-sized figures of the given runs; returns the files written, in order.
 
@@ -262,6 +267,8 @@ def write_figures(
         Documents for the single-document figures.
     dpi
         Resolution of PNG files.
+    colors
+        Colour of each run by name (e.g. the app's); default: by order of ``run_paths``.
 
     Examples
     --------
@@ -274,7 +281,7 @@ def write_figures(
     runs = {run_name(path): open_run(path) for path in run_paths}
     if len(runs) < len(run_paths):
         raise ReawakenError("two runs have the same name; figures would overwrite each other")
-    figures = build_figures(runs, what=what, docs=docs)
+    figures = build_figures(runs, what=what, docs=docs, colors=colors)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
 from pathlib import Path
 
@@ -244,3 +246,22 @@ def test_an_empty_runs_folder_gives_an_empty_table_and_hints(tmp_path):
     assert app.state.selected == []
     assert len(app.pages["runs"].table.value) == 0
     assert "Select a run" in alerts(pn.Column(app.pages["weights"].per_run()))[0]
+
+
+def test_a_write_to_a_closed_tab_is_logged_without_a_traceback(caplog):
+    from tornado.websocket import WebSocketClosedError
+
+    from reawaken.app.shell import retrieve_closed_socket_writes
+
+    loop = asyncio.new_event_loop()
+    seen: list[dict] = []
+    loop.set_exception_handler(lambda loop, context: seen.append(context))
+    retrieve_closed_socket_writes(loop)
+    with caplog.at_level(logging.INFO, logger="reawaken.app.shell"):
+        loop.call_exception_handler(
+            {"message": "never retrieved", "exception": WebSocketClosedError()}
+        )
+        loop.call_exception_handler({"message": "other", "exception": ValueError("real")})
+    loop.close()
+    assert "its browser tab had closed" in caplog.text
+    assert [context["message"] for context in seen] == ["other"]  # other errors still go on

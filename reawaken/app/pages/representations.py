@@ -58,6 +58,8 @@ class RepresentationsPage(Viewer):
             loop_policy="once",
             show_value=True,
             width=520,
+            # Room for the loop-policy radio buttons under the player's buttons.
+            height=115,
             margin=(5, 10),
         )
         self.doc_choice = pn.widgets.IntInput(

@@ -117,6 +117,8 @@ class RunsPage(Viewer):
             header_align=dict.fromkeys(NUMBERS, "right"),
             # The last column stretches to the table's width: no empty filler column.
             layout="fit_data_stretch",
+            # No sort arrows: they push the headers of numbers off their values.
+            sortable=False,
             widths=WIDTHS,
             hidden_columns=self._hidden(frame),
             sizing_mode="stretch_width",
