@@ -175,7 +175,8 @@ LEGEND_COLORS = """() => {
     for (const m of doc.all_models) {
       if (m.type !== 'LegendItem') continue;
       const color = m.renderers[0].glyph.line_color;
-      const value = (color && typeof color === 'object') ? (color.value ?? JSON.stringify(color)) : color;
+      const value = (color && typeof color === 'object')
+        ? (color.value ?? JSON.stringify(color)) : color;
       (out[m.label.value] = out[m.label.value] || []).push(value);
     }
   }
