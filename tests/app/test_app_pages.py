@@ -265,3 +265,32 @@ def test_a_write_to_a_closed_tab_is_logged_without_a_traceback(caplog):
     loop.close()
     assert "its browser tab had closed" in caplog.text
     assert [context["message"] for context in seen] == ["other"]  # other errors still go on
+
+
+def test_sweep_page_draws_rs_against_a_config_value_with_an_interval_over_seeds(tmp_path):
+    from app_stores import write
+
+    from reawaken.app.pages import SweepPage
+    from reawaken.store.combine import open_runs
+
+    runs = tmp_path / "sweep"
+    runs.mkdir()
+    for lr in (1e-3, 1e-4):
+        for seed in range(3):
+            config = {"optimizer.lr": lr, "seed": seed}
+            write(make_run(seed=seed + int(lr * 1e4), config=config), runs / f"lr{lr}-s{seed}.zarr")
+    page = SweepPage(state=state_for(runs))
+    page.x = "optimizer_lr"
+    (overlay,) = figures(page.view())
+    (bars,) = elements(overlay, hv.ErrorBars)
+    # Expected by hand: RS of the last presentation, mean and t-interval over the 3 seeds.
+    rs = analysis.paper_recovery_score(open_runs(runs)).isel(presentation=-1)
+    for i, lr in enumerate(sorted({1e-3, 1e-4})):
+        values = rs.where(rs["optimizer_lr"] == lr, drop=True).values
+        mean, sem = values.mean(), values.std(ddof=1) / np.sqrt(3)
+        assert bars.dimension_values(0)[i] == pytest.approx(lr)
+        assert bars.dimension_values(1)[i] == pytest.approx(mean)
+        assert bars.dimension_values(2)[i] == pytest.approx(4.302653 * sem, rel=1e-5)
+    page.lines = "seed"  # one line per seed: single runs, no interval
+    (overlay,) = figures(page.view())
+    assert len(elements(overlay, hv.Curve)) == 3

@@ -49,8 +49,13 @@ class SweepPage(Viewer):
     """
 
     state = param.ClassSelector(class_=AppState, doc="the app's shared selection")
-    x = param.Selector(default="model", objects=["model"], doc="config value on the x-axis")
-    lines = param.Selector(default=_NONE, objects=[_NONE], doc="one line per value of this key")
+    # The choices come from the runs, read when the page is first drawn.
+    x = param.Selector(
+        default="model", objects=["model"], check_on_set=False, doc="config value on the x-axis"
+    )
+    lines = param.Selector(
+        default=_NONE, objects=[_NONE], check_on_set=False, doc="one line per value of this key"
+    )
     presentation = param.Integer(default=-1, doc="n of RS(n); -1 = the last available")
 
     def __init__(self, **params: object) -> None:
