@@ -125,15 +125,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(folder: Path, log: Path) -> tuple[subprocess.Popen, int]:
+def serve(folder: Path, log: Path, repo: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = dict(os.environ, REAWAKEN_RUNS=str(folder))
+    env = dict(os.environ, REAWAKEN_RUNS=str(folder), PYTHONPATH=str(repo))
     command = [
         sys.executable, "-m", "panel", "serve", "apps/", "--port", str(port),
         "--address", "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}", "--warm",
     ]  # fmt: skip
     process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        command, cwd=repo, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -173,9 +173,17 @@ def tick_all(page: object) -> None:
     raise RuntimeError("could not tick every run")
 
 
-def bench_folder(browser: object, folder: Path, count: int, shots: Path | None, repeat: int):
+def bench_folder(
+    browser: object,
+    folder: Path,
+    count: int,
+    shots: Path | None,
+    repeat: int,
+    repo: Path,
+    pages: tuple[str, ...],
+):
     log = folder.parent / f"server{count}.log"
-    process, port = serve(folder, log)
+    process, port = serve(folder, log, repo)
     results: dict[tuple[str, str], float] = {}
     try:
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
@@ -184,7 +192,7 @@ def bench_folder(browser: object, folder: Path, count: int, shots: Path | None, 
         # One throw-away visit: the server imports and caches on the first session.
         page.goto(f"http://127.0.0.1:{port}/apps?page=recovery")
         settle(page, time.perf_counter())
-        for name in PAGES:
+        for name in pages:
             times = []
             for _ in range(repeat):
                 start = time.perf_counter()
@@ -195,7 +203,7 @@ def bench_folder(browser: object, folder: Path, count: int, shots: Path | None, 
         page.locator(".tabulator-row").first.wait_for()
         settle(page, time.perf_counter())
         tick_all(page)
-        for name in PAGES[1:] + PAGES[:1]:
+        for name in pages[1:] + pages[:1]:
             start = time.perf_counter()
             page.locator(".bk-tab", has_text=name.capitalize()).click()
             results[("switch", name)] = settle(page, start)
@@ -217,7 +225,12 @@ def main() -> None:
     parser.add_argument("--runs", default="2,20", help="folder sizes, comma-separated")
     parser.add_argument("--screenshots", type=Path, help="folder for a screenshot of each page")
     parser.add_argument("--repeat", type=int, default=2, help="loads per page (best is kept)")
+    parser.add_argument(
+        "--repo", type=Path, default=REPO, help="checkout whose app is served (to compare versions)"
+    )
+    parser.add_argument("--pages", default=",".join(PAGES), help="pages, comma-separated")
     args = parser.parse_args()
+    pages = tuple(args.pages.split(","))
     from playwright.sync_api import sync_playwright
 
     counts = [int(c) for c in args.runs.split(",")]
@@ -232,7 +245,9 @@ def main() -> None:
             started = time.perf_counter()
             folder = make_folder(Path(tmp), count)
             print(f"{count} runs written in {time.perf_counter() - started:.1f} s")
-            table[count] = bench_folder(browser, folder, count, args.screenshots, args.repeat)
+            table[count] = bench_folder(
+                browser, folder, count, args.screenshots, args.repeat, args.repo.resolve(), pages
+            )
         browser.close()
     print(f"\nsettle time (s) per page; quiet period {QUIET_S} s; load = open the page with one "
           "run selected, switch = click its tab with every run ticked")  # fmt: skip
@@ -242,12 +257,13 @@ def main() -> None:
     print(header + " |")
     print("|" + " --- |" * (header.count("|")))
     for action in ("load", "switch"):
-        for name in PAGES:
+        for name in pages:
             values = [table[c].get((action, name), float("nan")) for c in counts]
             row = f"| {name} | {action} | " + " | ".join(f"{v:.2f}" for v in values)
             if len(counts) == 2:
                 row += f" | {values[1] / values[0]:.1f}"
             print(row + " |")
+    print(f"served from {args.repo.resolve()}")
     for count in counts:
         worst = max(table[count].values())
         budget = BUDGET_S.get(count)
