@@ -167,9 +167,19 @@ def legend_options(entries: int) -> dict[str, dict[str, Any]]:
     'right'
     """
     inside = entries <= 2
+    # Long legends wrap into columns of at most ten entries rather than run off the plot.
+    columns = {"legend_cols": -(-entries // 10)} if entries > 10 else {}
     return {
-        "bokeh": {"show_legend": True, "legend_position": "top_right" if inside else "right"},
-        "matplotlib": {"show_legend": True, "legend_position": "best" if inside else "right"},
+        "bokeh": {
+            "show_legend": True,
+            "legend_position": "top_right" if inside else "right",
+            **columns,
+        },
+        "matplotlib": {
+            "show_legend": True,
+            "legend_position": "best" if inside else "right",
+            **columns,
+        },
     }
 
 

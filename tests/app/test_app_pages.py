@@ -294,3 +294,19 @@ def test_sweep_page_draws_rs_against_a_config_value_with_an_interval_over_seeds(
     page.lines = "seed"  # one line per seed: single runs, no interval
     (overlay,) = figures(page.view())
     assert len(elements(overlay, hv.Curve)) == 3
+
+
+def test_cards_after_the_fourth_are_drawn_only_when_opened(runs_folder):
+    page = RecoveryPage(
+        state=state_for(runs_folder, "alpha", "beta", "nosnap", "running", "noloss")
+    )
+    view = page.per_run()
+    cards = view.objects
+    assert [card.collapsed for card in cards] == [False] * 4 + [True]
+    # In the table's order: alpha, beta, noloss (a message), nosnap, running (closed).
+    assert len(figures(view)) == 6 and "'loss' is missing" in alerts(view)[0]
+    assert cards[4].title.startswith("running") and not cards[4].objects
+    cards[4].collapsed = False  # opening it draws it
+    assert len(figures(cards[4])) == 2
+    # A refresh that changes nothing reuses the cards, plots and all.
+    assert all(a is b for a, b in zip(page.per_run().objects, cards, strict=True))

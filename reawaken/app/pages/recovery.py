@@ -16,6 +16,7 @@ from reawaken import plots
 from reawaken.app.data import analysed, load_run
 from reawaken.app.pages.common import (
     CardCache,
+    cards_of_selected_runs,
     figure,
     guarded,
     lazy,
@@ -172,12 +173,12 @@ class RecoveryPage(Viewer):
         limit = plots.symmetric_limit(
             *(m for m in matrices.values() if not isinstance(m, Exception))
         )
-        return pn.Column(
-            *(
-                self._run_figures(entry.name, entry.path, matrices[entry.name], limit)
-                for entry in self.state.entries()
-            ),
-            sizing_mode="stretch_width",
+        return cards_of_selected_runs(
+            self.state.entries(),
+            lambda name, path: self._run_figures(name, path, matrices[name], limit),
+            title=lambda name: f"{name}: loss heatmap and recovery matrix",
+            cache=self._cards,
+            options=(self.matrix_order, limit),
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
