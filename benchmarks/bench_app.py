@@ -212,7 +212,11 @@ def bench_folder(
         context.close()
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # busy drawing a page nobody waits for any more
+            process.kill()
+            process.wait()
     lines = log.read_text().splitlines()
     errors = [line for line in lines if "Traceback" in line or "ERROR" in line]
     if errors:
