@@ -66,6 +66,7 @@ class SweepPage(Viewer):
         )
         self._n = pn.widgets.Select(label="n", options={"last": -1}, value=-1, width=120)
         self._n.link(self, value="presentation")
+        self._shown = False
         self._keys_from(None)
 
     def _paths(self) -> list[str]:
@@ -81,8 +82,16 @@ class SweepPage(Viewer):
         with param.parameterized.discard_events(self):
             self.param.x.objects = keys
             self.param.lines.objects = [_NONE, *keys]
-            if self.x not in keys:
+            # At first, show a value that differs between the runs (keys put those first).
+            fixed = (
+                scores is not None
+                and not self._shown
+                and self.x in keys
+                and len(set(scores[self.x].values.tolist())) < 2
+            )
+            if self.x not in keys or fixed:
                 self.x = keys[0]
+            self._shown = self._shown or scores is not None
             if self.lines not in self.param.lines.objects:
                 self.lines = _NONE
         if scores is not None:
