@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from reawaken.plots.export import write_figures
 from reawaken.plots.large import for_browser
-from reawaken.plots.matrix import recovery_matrix, symmetric_limit
+from reawaken.plots.matrix import recovery_matrix_plot, symmetric_limit
 from reawaken.plots.recovery import (
-    aligned_curves,
+    aligned_curves_plot,
     document_loss,
     loss_heatmap,
     online_loss,
@@ -18,22 +18,26 @@ from reawaken.plots.recovery import (
 )
 from reawaken.plots.representations import document_similarity, snapshot_similarity
 from reawaken.plots.sweep import sweep_scores
-from reawaken.plots.trajectory import trajectory_panels, weight_trajectory, weight_trajectory_3d
+from reawaken.plots.trajectory import (
+    trajectory_panels,
+    weight_trajectory_3d,
+    weight_trajectory_plot,
+)
 
 __all__ = [
-    "aligned_curves",
+    "aligned_curves_plot",
     "document_loss",
     "document_similarity",
     "for_browser",
     "loss_heatmap",
     "online_loss",
-    "recovery_matrix",
+    "recovery_matrix_plot",
     "recovery_scores",
     "snapshot_similarity",
     "sweep_scores",
     "symmetric_limit",
     "trajectory_panels",
-    "weight_trajectory",
     "weight_trajectory_3d",
+    "weight_trajectory_plot",
     "write_figures",
 ]

@@ -22,9 +22,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
 from reawaken.errors import ReawakenError
-from reawaken.plots.matrix import recovery_matrix, symmetric_limit
+from reawaken.plots.matrix import recovery_matrix_plot, symmetric_limit
 from reawaken.plots.recovery import (
-    aligned_curves,
+    aligned_curves_plot,
     document_loss,
     loss_heatmap,
     online_loss,
@@ -119,7 +119,7 @@ def _recovery(
         )
     aligned = {name: analysis.aligned_curves(ds) for name, ds in runs.items()}
     figures["aligned_curves"] = paper_figure(
-        "aligned_curves", aligned_curves(aligned, colors=colors)
+        "aligned_curves", aligned_curves_plot(aligned, colors=colors)
     )
     scores = {name: analysis.paper_recovery_score(ds) for name, ds in runs.items()}
     figures["recovery_scores"] = paper_figure(
@@ -145,7 +145,7 @@ def _matrix(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
     # One colour scale for all, so that matrices side by side compare by colour.
     limit = symmetric_limit(*matrices.values())
     return {
-        stem: paper_figure("recovery_matrix", recovery_matrix(matrix, limit=limit))
+        stem: paper_figure("recovery_matrix", recovery_matrix_plot(matrix, limit=limit))
         for stem, matrix in matrices.items()
     }
 
@@ -272,8 +272,13 @@ def write_figures(
 
     Examples
     --------
-    >>> write_figures(["runs/default.zarr"], "figures", formats=["png", "pdf"])  # doctest: +SKIP
-    [PosixPath('figures/recovery_doc0.png'), PosixPath('figures/recovery_doc0.pdf'), ...]
+    ``write_figures(["runs/default.zarr"], "figures", formats=["png", "pdf"])`` writes
+    ``figures/recovery_doc0.png``, ``figures/recovery_doc0.pdf``, ... and returns their paths
+    (tests/plots/test_plots_export.py checks them). Nothing is written without a run:
+
+    >>> write_figures([], "figures")
+    Traceback (most recent call last):
+    reawaken.errors.ReawakenError: no run given: name one or more run stores, e.g. runs/default.zarr
     """
     formats = _check_choices(formats, FORMATS, "format")
     if not run_paths:

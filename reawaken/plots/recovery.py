@@ -29,7 +29,7 @@ from reawaken.plots.style import (
 )
 
 __all__ = [
-    "aligned_curves",
+    "aligned_curves_plot",
     "document_loss",
     "loss_heatmap",
     "online_loss",
@@ -188,7 +188,7 @@ def _document_curve(
     return elements
 
 
-def aligned_curves(
+def aligned_curves_plot(
     aligned: RunsOf, *, show_documents: bool = False, colors: Mapping[str, str] | None = None
 ) -> hv.Overlay:
     """Loss re-indexed by steps since each document's first training, averaged, with its spread.
@@ -214,7 +214,7 @@ def aligned_curves(
     >>> result = xr.Dataset(
     ...     {"mean": ("offset", [3.0, 2, 2.5, 2.2, 1.0]), "std": ("offset", np.full(5, 0.1))},
     ...     coords={"offset": offset, "offset_epochs": ("offset", offset / 2)})
-    >>> len(aligned_curves({"a": result, "b": result}).traverse(lambda e: e, [hv.Curve]))
+    >>> len(aligned_curves_plot({"a": result, "b": result}).traverse(lambda e: e, [hv.Curve]))
     2
     """
     layers: list[hv.Element] = []

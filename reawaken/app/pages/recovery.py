@@ -12,7 +12,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, load_run
 from reawaken.app.pages.common import (
     CardCache,
@@ -96,13 +96,13 @@ class RecoveryPage(Viewer):
         runs, problems = self._loaded()
         results = {
             name: analysed(
-                self.state.runs_dir, ds.attrs["path"], "aligned_curves", ragged=self.ragged
+                self.state.runs_dir, ds.attrs["path"], analysis.aligned_curves, ragged=self.ragged
             )
             for name, ds in runs.items()
         }
         if not results:
             return pn.Column(*problems)
-        overlay = plots.aligned_curves(results, colors=self.state.colors_of(list(results)))
+        overlay = plots.aligned_curves_plot(results, colors=self.state.colors_of(list(results)))
         return pn.Column(*problems, figure(overlay, export=("aligned_curves", "aligned_curves")))
 
     @param.depends("state.selected", "state.version")
@@ -111,7 +111,7 @@ class RecoveryPage(Viewer):
         """The paper's recovery score RS(n) per presentation, one line per run."""
         runs, problems = self._loaded()
         results = {
-            name: analysed(self.state.runs_dir, ds.attrs["path"], "paper_recovery_score")
+            name: analysed(self.state.runs_dir, ds.attrs["path"], analysis.paper_recovery_score)
             for name, ds in runs.items()
         }
         if not results:
@@ -125,7 +125,7 @@ class RecoveryPage(Viewer):
         """The loss of the document about to be trained, per episode (paper Fig. 1c)."""
         runs, _ = self._loaded()  # the scores beside it already say which runs cannot open
         results = {
-            name: analysed(self.state.runs_dir, ds.attrs["path"], "prequential_loss")
+            name: analysed(self.state.runs_dir, ds.attrs["path"], analysis.prequential_loss)
             for name, ds in runs.items()
         }
         if not results:
@@ -140,7 +140,10 @@ class RecoveryPage(Viewer):
         for entry in self.state.entries():
             try:
                 matrices[entry.name] = analysed(
-                    self.state.runs_dir, entry.path, "recovery_matrix", by_distance=by_distance
+                    self.state.runs_dir,
+                    entry.path,
+                    analysis.recovery_matrix,
+                    by_distance=by_distance,
                 )
             except ReawakenError as error:
                 matrices[entry.name] = error
@@ -159,7 +162,7 @@ class RecoveryPage(Viewer):
             return pn.Row(
                 figure(heat, export=("loss_heatmap", f"loss_heatmap_{name}")),
                 figure(
-                    plots.recovery_matrix(matrix, limit=limit),
+                    plots.recovery_matrix_plot(matrix, limit=limit),
                     export=("recovery_matrix", f"{stem}_{name}"),
                 ),
             )

@@ -11,7 +11,7 @@ import param
 import xarray as xr
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, latest_snapshot, load_run, require
 from reawaken.app.pages.common import (
     CardCache,
@@ -122,13 +122,17 @@ class RepresentationsPage(Viewer):
             between = analysed(
                 self.state.runs_dir,
                 path,
-                "representation_similarity",
+                analysis.representation_similarity,
                 method=self.method,
                 snapshot=snapshot,
             )
             doc = min(self.state.doc, ds.sizes["doc"] - 1)
             over_time = analysed(
-                self.state.runs_dir, path, "representation_similarity", method=self.method, doc=doc
+                self.state.runs_dir,
+                path,
+                analysis.representation_similarity,
+                method=self.method,
+                doc=doc,
             )
             left = plots.document_similarity(between, method=self.method)
             right = plots.snapshot_similarity(

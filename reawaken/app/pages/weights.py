@@ -11,7 +11,7 @@ import param
 import xarray as xr
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, load_run
 from reawaken.app.pages.common import (
     CardCache,
@@ -78,7 +78,7 @@ class WeightsPage(Viewer):
             trajectory = analysed(
                 self.state.runs_dir,
                 path,
-                "weight_trajectory",
+                analysis.weight_trajectory,
                 n_components=int(self.n_components),
                 source=source,
             )
