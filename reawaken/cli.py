@@ -323,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument(
         "--what",
         default="recovery,matrix,similarity,trajectory",
-        help="comma-separated figure sets: recovery, matrix, similarity, trajectory (default: all)",
+        help="comma-separated figure sets: recovery, matrix, similarity, points, trajectory "
+        "(default: all but points)",
     )
     figures.add_argument(
         "--docs", default="0", help="documents for single-document figures, e.g. 0,12 (default: 0)"

@@ -59,8 +59,12 @@ def smoke_config(config: RunConfig) -> RunConfig:
     >>> config.model.name.endswith("smoke-gpt_neox-v1"), config.data.num_docs
     (True, 4)
     """
-    model_dir = smoke_model_dir(model_family(config.model.name))
     data = config.data
+    if config.model.is_toy:  # already tiny and generated: only T, E and the sizes shrink
+        return shrink_for_smoke(
+            config, model_name=config.model.name, data_source=data.source, num_layers=0
+        )
+    model_dir = smoke_model_dir(model_family(config.model.name))
     source = (
         data.source
         if data.source == "synthetic_images"

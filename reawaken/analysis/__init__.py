@@ -12,6 +12,7 @@ from reawaken.analysis._checks import RecoveryUndefinedWarning
 from reawaken.analysis.boundaries import boundary_losses, mean_prequential_loss, prequential_loss
 from reawaken.analysis.curves import aligned_curves
 from reawaken.analysis.matrix import recovery_matrix
+from reawaken.analysis.points import representation_pca
 from reawaken.analysis.recovery import (
     mean_recovery_score,
     paper_recovery_score,
@@ -43,6 +44,7 @@ __all__ = [
     "recovery_amount",
     "recovery_matrix",
     "recovery_score",
+    "representation_pca",
     "representation_similarity",
     "student_t_quantile",
     "summary",

@@ -20,6 +20,7 @@ from reawaken.config.sections import (
     BUILTIN_MODELS,
     GENERATED_SOURCES,
     LOCAL_DATA_SUFFIXES,
+    TOY_MODELS,
     Architecture,
     CheckpointConfig,
     DataConfig,
@@ -31,6 +32,7 @@ from reawaken.config.sections import (
     ProbeConfig,
     RunConfig,
     ScheduleConfig,
+    ToyConfig,
 )
 from reawaken.config.smoke import shrink_for_smoke
 
@@ -38,6 +40,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "GENERATED_SOURCES",
     "LOCAL_DATA_SUFFIXES",
+    "TOY_MODELS",
     "Architecture",
     "CheckpointConfig",
     "DataConfig",
@@ -49,6 +52,7 @@ __all__ = [
     "ProbeConfig",
     "RunConfig",
     "ScheduleConfig",
+    "ToyConfig",
     "available_presets",
     "build_config",
     "load_config",

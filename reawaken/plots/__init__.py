@@ -10,12 +10,17 @@ from reawaken.plots.export import write_figures
 from reawaken.plots.large import for_browser
 from reawaken.plots.matrix import recovery_matrix
 from reawaken.plots.recovery import aligned_curves, document_loss, loss_heatmap, recovery_scores
-from reawaken.plots.representations import document_similarity, snapshot_similarity
+from reawaken.plots.representations import (
+    document_points,
+    document_similarity,
+    snapshot_similarity,
+)
 from reawaken.plots.trajectory import trajectory_panels, weight_trajectory, weight_trajectory_3d
 
 __all__ = [
     "aligned_curves",
     "document_loss",
+    "document_points",
     "document_similarity",
     "for_browser",
     "loss_heatmap",

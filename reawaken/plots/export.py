@@ -15,6 +15,7 @@ from pathlib import Path
 
 import holoviews as hv
 import matplotlib.pyplot as plt
+import numpy as np
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
@@ -28,7 +29,11 @@ from reawaken.plots.recovery import (
     online_loss,
     recovery_scores,
 )
-from reawaken.plots.representations import document_similarity, snapshot_similarity
+from reawaken.plots.representations import (
+    document_points,
+    document_similarity,
+    snapshot_similarity,
+)
 from reawaken.plots.style import for_paper, steps_per_epoch
 from reawaken.plots.trajectory import trajectory_panels, weight_trajectory_3d
 from reawaken.store.reader import open_run
@@ -43,6 +48,7 @@ FIGURE_SETS = {
     "recovery": "recovery_doc<d>, aligned_curves, recovery_scores, online_loss, loss_heatmap",
     "matrix": "recovery_matrix, recovery_matrix_by_distance",
     "similarity": "similarity_docs, similarity_doc<d>_snapshots",
+    "points": "points_pca (documents' PCA at 4 snapshots; Fig. 11)",
     "trajectory": "trajectory_pca, trajectory_pca3d",
 }
 Figure = hv.core.Dimensioned
@@ -127,6 +133,27 @@ def _similarity(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str
     return figures
 
 
+def _points(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
+    from reawaken import analysis
+
+    figures: dict[str, Figure] = {}
+    for name, ds in runs.items():
+        if "activation" not in ds or ds.sizes.get("snapshot", 0) == 0:
+            logger.warning("run %s has no activation snapshots: points figure skipped", name)
+            continue
+        pca = analysis.representation_pca(ds)
+        written = np.flatnonzero(np.isfinite(pca["projection"].values).all(axis=(1, 2)))
+        if not len(written):
+            continue
+        chosen = np.unique(written[np.linspace(0, len(written) - 1, 4).round().astype(int)])
+        panels = [document_points(pca.isel(snapshot=int(s))) for s in chosen]
+        layout = hv.Layout(panels).cols(len(panels))
+        figures[f"points_pca{_suffix(runs, name)}"] = for_paper(
+            layout, width=3.0 * len(panels), aspect=1.1 * len(panels)
+        )
+    return figures
+
+
 def _trajectory(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
     from reawaken import analysis
 
@@ -186,6 +213,8 @@ def build_figures(
         figures |= _matrix(runs)
     if "similarity" in what:
         figures |= _similarity(runs, docs)
+    if "points" in what:
+        figures |= _points(runs)
     if "trajectory" in what:
         figures |= _trajectory(runs)
     return figures

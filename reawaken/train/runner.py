@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from reawaken.config import RunConfig
-from reawaken.data import DocumentSet
 from reawaken.errors import ConfigError, RunFailed, StoreError
-from reawaken.models import LoadedModel
 from reawaken.store.reader import read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
@@ -32,18 +31,11 @@ from reawaken.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from reawaken.train.evaluate import evaluate_documents, make_batches
-from reawaken.train.noise import TrainingNoise
 from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
-from reawaken.train.setup import (
-    evaluated_documents,
-    prepare,
-    snapshot_steps,
-    store_layout,
-    versions,
-)
+from reawaken.train.setup import prepare, snapshot_steps, store_layout, versions
 from reawaken.train.signals import signals_held, sigterm_as_interrupt
 from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set_lr, train_step
+from reawaken.train.workload import Workload
 
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
 
@@ -62,46 +54,25 @@ class RunResult:
 
 
 class CyclicRun:
-    """One run's model, documents, order and store; :meth:`train` does the work."""
+    """One run's workload (model and documents), order and store; :meth:`train` does the work."""
 
     def __init__(
         self,
         config: RunConfig,
-        loaded: LoadedModel,
-        documents: DocumentSet,
+        workload: Workload,
         writer: RunWriter,
         order: np.ndarray,
         layers: list[int],
     ) -> None:
         self.config = config
-        self.model = loaded.model
-        self.device = loaded.device
-        self.documents = documents
+        self.workload = workload
+        self.model = workload.model
+        self.device = workload.device
         self.writer = writer
         self.order = order
         self.layers = layers
         self.steps_per_doc = config.schedule.steps_per_doc
         self.total_steps = config.total_steps
-        self.examples = [torch.tensor([ids], device=self.device) for ids in documents.input_ids]
-        self.noise = TrainingNoise(config, pad_id=loaded.pad_id)
-        self.evaluated = evaluated_documents(config, documents)
-        self.batches = make_batches(
-            self.evaluated,
-            pad_id=loaded.pad_id,
-            device=self.device,
-            batch_size=config.evaluation.batch_size,
-        )
-        heldout = documents.heldout
-        self.heldout_batches = (
-            make_batches(
-                heldout,
-                pad_id=loaded.pad_id,
-                device=self.device,
-                batch_size=config.evaluation.batch_size,
-            )
-            if heldout is not None
-            else []
-        )
         self.snapshot_steps = snapshot_steps(config)
         self.snapshot_set = {int(s) for s in self.snapshot_steps}
         probes = config.probes
@@ -119,34 +90,11 @@ class CyclicRun:
             every = "epoch" if large else "doc"
         self.checkpoint_every = {
             "doc": self.steps_per_doc,
-            "epoch": self.steps_per_doc * len(documents),
+            "epoch": self.steps_per_doc * len(workload),
         }.get(every)
 
     def evaluate(self, *, with_activations: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return evaluate_documents(
-            self.model,
-            self.batches,
-            layers=self.layers if with_activations else (),
-            chunk_tokens=self.config.evaluation.chunk_tokens,
-            autocast=self.config.model.autocast,
-        )
-
-    def evaluate_heldout(self) -> torch.Tensor | None:
-        """Loss of each document's second text (``data.heldout_field``), if configured."""
-        if not self.heldout_batches:
-            return None
-        loss, _ = evaluate_documents(
-            self.model,
-            self.heldout_batches,
-            chunk_tokens=self.config.evaluation.chunk_tokens,
-            autocast=self.config.model.autocast,
-        )
-        return loss
-
-    def training_example(self, doc: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, labels) of one step on ``doc``: the document, or its perturbed copy."""
-        example = self.examples[doc]
-        return self.noise(example) if self.noise.active else (example, example)
+        return self.workload.evaluate(self.layers if with_activations else ())
 
     def snapshot(self, activation: torch.Tensor | None) -> dict[str, np.ndarray]:
         """The probes at the current weights, as host arrays named as in the store."""
@@ -157,7 +105,9 @@ class CyclicRun:
             change = (p - p0 for p, p0 in zip(self.model.parameters(), self.initial, strict=True))
             arrays["weight_sketch"] = self.sketch(change)
             if self.config.probes.grad_sketch:
-                arrays["grad_sketch"] = gradient_sketches(self.model, self.examples, self.sketch)
+                arrays["grad_sketch"] = gradient_sketches(
+                    self.model, self.workload.document_loss, len(self.workload), self.sketch
+                )
         if self.config.probes.weights:
             arrays["weight"] = copy_weights(self.model, self.config.probes.weights)
         return {name: values.cpu().numpy() for name, values in arrays.items()}
@@ -166,7 +116,7 @@ class CyclicRun:
         """Step 0: every document's loss (and snapshot 0) before any update."""
         loss, activation = self.evaluate(with_activations=len(self.snapshot_steps) > 0)
         arrays = {"loss": loss.cpu().numpy()[None]}
-        heldout = self.evaluate_heldout()
+        heldout = self.workload.evaluate_heldout()
         if heldout is not None:
             arrays["heldout_loss"] = heldout.cpu().numpy()[None]
         self.writer.write_steps(0, arrays)
@@ -186,9 +136,7 @@ class CyclicRun:
             checkpoint = latest_checkpoint(self.writer.path, at_most=step)
             if checkpoint is None or checkpoint.step != step:
                 raise StoreError(f"no checkpoint at step {step} beside {self.writer.path}")
-            extra = load_checkpoint(checkpoint, self.model, self.optimizer)
-            if "noise" in extra:  # the masks and shifts continue where the run left them
-                self.noise.load_state_dict(extra["noise"])
+            self.workload.load_state_dict(load_checkpoint(checkpoint, self.model, self.optimizer))
         self.writer.clear_after(step)
         self.completed_steps = step
         self.writer.set_progress(step)
@@ -201,19 +149,20 @@ class CyclicRun:
         for epoch, position, doc in self.blocks(step):
             if self.config.optimizer.reset_per_doc and step:
                 self.optimizer = build_optimizer(self.model, self.config.optimizer)
-            block = BlockBuffer(self.steps_per_doc, len(self.documents))
+            block = BlockBuffer(self.steps_per_doc, len(self.workload))
             for grad_step in range(self.steps_per_doc):
-                inputs, labels = self.training_example(doc)
                 set_lr(self.optimizer, self.lr_at(step + 1))
-                block.record_update(
-                    grad_step, *train_step(self.model, self.optimizer, inputs, labels)
+                update = train_step(
+                    self.model, self.optimizer, partial(self.workload.training_loss, doc)
                 )
+                self.workload.after_update(doc)
+                block.record_update(grad_step, *update)
                 step += 1
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
                 if every_step or last:
                     loss, activation = self.evaluate(with_activations=snapshot_due)
-                    block.record_loss(grad_step, loss, self.evaluate_heldout())
+                    block.record_loss(grad_step, loss, self.workload.evaluate_heldout())
             snapshot = self.snapshot(activation) if snapshot_due else None
             with signals_held():  # a stop must not split a block's data from its progress
                 self.write_block(step - self.steps_per_doc + 1, block, snapshot)
@@ -224,7 +173,7 @@ class CyclicRun:
                     step,
                     self.model,
                     self.optimizer,
-                    extra={"noise": self.noise.state_dict()},
+                    extra=self.workload.state_dict(),
                     keep=self.config.checkpoint.keep,
                 )
             progress.update(self.steps_per_doc)
@@ -262,12 +211,12 @@ def _owner() -> dict[str, object]:
 def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> RunResult:
     """Train to the end, marking the store on any stop; the data written so far is kept."""
     writer, path = run.writer, run.writer.path
-    total = len(run.order) * len(run.documents) * run.steps_per_doc
+    total = len(run.order) * len(run.workload) * run.steps_per_doc
     bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
     try:
         with sigterm_as_interrupt(), bar:
             if fresh:
-                writer.write_array("tokens", run.evaluated.token_matrix())
+                writer.write_array("tokens", run.workload.token_matrix())
                 run.write_start()
             run.train(bar)
     except KeyboardInterrupt as stop:
@@ -318,8 +267,8 @@ def run_experiment(
     """
     started = time.perf_counter()
     store_path = ensure_writable(store_path, overwrite=overwrite)
-    loaded, documents, order, layers = prepare(config)
-    layout = store_layout(config, loaded, documents, order, layers)
+    workload, order, layers = prepare(config)
+    layout = store_layout(config, workload, order, layers)
     attrs = {
         "schema_version": SCHEMA_VERSION,
         "config": config.to_json(),
@@ -327,12 +276,12 @@ def run_experiment(
         "seed": config.seed,
         "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
         "versions": versions(),
-        **loaded.info,
+        **workload.info,
         **_owner(),
     }
     writer = RunWriter.create(store_path, run_template(layout, attrs), overwrite=overwrite)
     shutil.rmtree(checkpoint_dir(store_path), ignore_errors=True)
-    run = CyclicRun(config, loaded, documents, writer, order, layers)
+    run = CyclicRun(config, workload, writer, order, layers)
     return _execute(run, fresh=True, progress=progress, started=started)
 
 
@@ -387,14 +336,14 @@ def resume_experiment(
         raise ConfigError(
             f"cannot resume {store_path} with a different config: " + "; ".join(changed)
         )
-    loaded, documents, order, layers = prepare(stored)
-    if loaded.info["weights_sha256"] != attrs.get("weights_sha256"):
+    workload, order, layers = prepare(stored)
+    if workload.info["weights_sha256"] != attrs.get("weights_sha256"):
         raise ConfigError(
             f"cannot resume {store_path}: the model {stored.model.name!r} now has other initial "
             "weights than the run started with (a moved hub revision or a changed local folder)"
         )
     writer = RunWriter(store_path)
-    run = CyclicRun(stored, loaded, documents, writer, order, layers)
+    run = CyclicRun(stored, workload, writer, order, layers)
     checkpoint = latest_checkpoint(store_path, at_most=int(attrs.get("completed_steps", 0)))
     writer.update_attrs(status="running", reason="", **_owner())
     run.resume_from(checkpoint.step if checkpoint else 0)

@@ -7,10 +7,10 @@ does not stall on a host sync after every step.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel
 
 from reawaken.config import OptimizerConfig
 from reawaken.errors import RunFailed
@@ -18,7 +18,7 @@ from reawaken.errors import RunFailed
 __all__ = ["BlockBuffer", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
 
 
-def build_optimizer(model: PreTrainedModel, config: OptimizerConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:
     """A fresh optimiser over the trainable parameters (SGD without momentum by default)."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     if config.name == "sgd":
@@ -68,18 +68,27 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 def train_step(
-    model: PreTrainedModel,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    input_ids: torch.Tensor,
-    labels: torch.Tensor | None = None,
+    compute_loss: Callable[[], torch.Tensor],
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """One update on one document; returns (loss before the update, gradient norm, lr).
 
-    ``labels`` default to ``input_ids``; they differ when the inputs are masked.
+    ``compute_loss`` runs the forward pass (in training mode) and returns the scalar loss,
+    e.g. ``lambda: model(input_ids=ids, labels=ids).loss`` for a causal LM.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(2, 1, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(1.0)
+    >>> sgd = torch.optim.SGD(layer.parameters(), lr=0.5)
+    >>> loss, norm, lr = train_step(layer, sgd, lambda: layer(torch.ones(2)).sum())
+    >>> float(loss), float(norm), lr, layer.weight.tolist()
+    (2.0, 1.4142135381698608, 0.5, [[0.5, 0.5]])
     """
     model.train()
-    labels = input_ids if labels is None else labels
-    loss = model(input_ids=input_ids, labels=labels).loss
+    loss = compute_loss()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(

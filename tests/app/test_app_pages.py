@@ -155,16 +155,19 @@ def test_representations_follow_the_snapshot_player_and_the_document(runs_folder
     page = RepresentationsPage(state=state)
     view = page.per_run()
     assert page.player.end == E * T  # 13 snapshots, the latest shown first
-    between, over_time = figures(view)
+    between, over_time, points = figures(view)
     ds = open_run(runs_folder / "alpha.zarr")
     latest = analysis.representation_similarity(ds)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), latest.values)
     page.player.value = 3
-    between, _ = figures(page.per_run())
+    between, _, points = figures(page.per_run())
     at_3 = analysis.representation_similarity(ds, snapshot=3)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), at_3.values)
+    pca_3 = analysis.representation_pca(ds)["projection"].sel(snapshot=3)
+    (scatter,) = elements(points, hv.Points)
+    np.testing.assert_allclose(scatter.dimension_values("pc1"), pca_3.sel(component=1).values)
     page.doc_choice.value = 2
-    _, over_time = figures(page.per_run())
+    _, over_time, _ = figures(page.per_run())
     expected = analysis.representation_similarity(ds, doc=2)
     np.testing.assert_allclose(over_time.dimension_values(2, flat=False), expected.values)
 
@@ -172,7 +175,7 @@ def test_representations_follow_the_snapshot_player_and_the_document(runs_folder
 def test_a_run_without_snapshots_says_so_on_the_snapshot_pages(runs_folder):
     state = state_for(runs_folder, "nosnap", "alpha")
     representations = RepresentationsPage(state=state).per_run()
-    assert len(figures(representations)) == 2
+    assert len(figures(representations)) == 3
     (text,) = alerts(representations)
     assert "no 'activation'" in text and "nosnap" in text
     weights = WeightsPage(state=state).per_run()

@@ -1,7 +1,8 @@
 """The Representations page: how similar documents' hidden states are, and how they settle.
 
 Left, document-by-document similarity at a snapshot chosen with the player; right, one
-document's similarity to itself across all snapshots (paper Fig. 8d).
+document's similarity to itself across all snapshots (paper Fig. 8d); below, the documents in
+the plane of their top two principal components at that snapshot (paper Fig. 11).
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ class RepresentationsPage(Viewer):
             right = plots.snapshot_similarity(
                 over_time, steps_per_epoch=steps_per_epoch(ds), method=self.method
             )
-            return pn.Row(figure(left), figure(right))
+            pca = analysed(self.state.runs_dir, path, "representation_pca")
+            points = plots.document_points(pca.isel(snapshot=snapshot))
+            return pn.Column(pn.Row(figure(left), figure(right)), figure(points))
 
         return run_card(f"{name}: representation similarity", build())
 
