@@ -25,12 +25,12 @@ PRESETS = sorted(
     if "sweeps" not in path.relative_to(PRESETS_ROOT).parts
 )
 HAVE_PEFT = importlib.util.find_spec("peft") is not None  # LoRA's optional dependency
-# default + 25 paper experiments + 4 extensions; change it when adding a preset.
-EXPECTED_PRESETS = 30
+# default + 26 paper experiments + 4 extensions; change it when adding a preset.
+EXPECTED_PRESETS = 31
 # Keys a smoke run must keep: the variant the preset is about.
 KEPT = {
     "model": ("pretrained", "init_scheme", "lora", "disable_dropout", "freeze_embeddings"),
-    "data": ("text_field", "heldout_field", "selection"),
+    "data": ("text_field", "heldout_field", "selection", "documents"),
     "schedule": ("order",),
     "optimizer": ("name", "lr", "reset_per_doc", "lr_schedule", "min_lr", "schedule_unit"),
     "noise": ("mask_prob", "mask_token"),

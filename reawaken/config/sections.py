@@ -135,6 +135,12 @@ class DataConfig(_Section):
         None, description="second field of the same documents, evaluated into heldout_loss"
     )
     image_size: int = Field(32, ge=2, le=256, description="side of synthetic images in pixels")
+    documents: Literal["records", "wikitext_articles"] = Field(
+        "records",
+        description="records: each record (JSONL line, dataset row, blank-line-separated block "
+        "of a .txt file) is a document; wikitext_articles: the records are wikitext lines, "
+        "joined into one document per article (split at top-level ' = Title = ' headings)",
+    )
 
 
 class ScheduleConfig(_Section):
