@@ -101,6 +101,28 @@ def _print_result(result: Any) -> None:
     print(f"  python -c \"import reawaken; print(reawaken.open_run('{result.path}'))\"")
 
 
+def command_pairwise(args: argparse.Namespace) -> int:
+    from reawaken.train.pairwise import run_pairwise
+
+    change = run_pairwise(args.run, args.epoch, progress=not args.quiet)
+    diagonal = float(change.values.diagonal().mean())
+    print(
+        f"pairwise_loss_change ({change.sizes['source_doc']} x {change.sizes['doc']}) from the "
+        f"checkpoint after epoch {args.epoch} (step {change.attrs['step']}) added to {args.run}"
+    )
+    print(f"  mean change of the trained document itself: {diagonal:+.4f} nats")
+    print(f"  mean change of the others: {_off_diagonal_mean(change.values):+.4f} nats")
+    print(f"see it: reawaken figures {args.run} --what matrix   (or the app's recovery page)")
+    return 0
+
+
+def _off_diagonal_mean(matrix: Any) -> float:
+    import numpy as np
+
+    mask = ~np.eye(len(matrix), dtype=bool)
+    return float(matrix[mask].mean()) if mask.any() else float("nan")
+
+
 def command_presets(args: argparse.Namespace) -> int:
     from reawaken.config import available_presets, preset_description
 
@@ -280,6 +302,21 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a run store and report its problems")
     check.add_argument("runs", nargs="+", metavar="RUN", help="path(s) to RUN.zarr")
     check.set_defaults(func=command_check)
+
+    pairwise = commands.add_parser(
+        "pairwise",
+        help="the authors' pairwise recovery (Fig. 8b, 23): train each document alone from "
+        "the checkpoint after an epoch; adds pairwise_loss_change to the store",
+    )
+    pairwise.add_argument("run", help="path to RUN.zarr (kept that epoch's checkpoint)")
+    pairwise.add_argument(
+        "--epoch",
+        type=int,
+        required=True,
+        help="start from the checkpoint after this epoch (1 = after the first; the paper: 4)",
+    )
+    pairwise.add_argument("--quiet", action="store_true", help="no progress bar")
+    pairwise.set_defaults(func=command_pairwise)
 
     presets = commands.add_parser("presets", help="list the shipped presets")
     presets.set_defaults(func=command_presets)

@@ -11,7 +11,7 @@ from reawaken.analysis import accessor as _accessor  # noqa: F401  (registers ds
 from reawaken.analysis._checks import RecoveryUndefinedWarning
 from reawaken.analysis.boundaries import boundary_losses, mean_prequential_loss, prequential_loss
 from reawaken.analysis.curves import aligned_curves
-from reawaken.analysis.matrix import recovery_matrix
+from reawaken.analysis.matrix import pairwise_recovery, recovery_matrix
 from reawaken.analysis.points import representation_pca
 from reawaken.analysis.recovery import (
     mean_recovery_score,
@@ -39,6 +39,7 @@ __all__ = [
     "mean_interval",
     "mean_prequential_loss",
     "mean_recovery_score",
+    "pairwise_recovery",
     "paper_recovery_score",
     "prequential_loss",
     "recovery_amount",

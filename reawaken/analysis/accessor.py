@@ -14,7 +14,7 @@ import xarray as xr
 
 from reawaken.analysis.boundaries import boundary_losses, mean_prequential_loss, prequential_loss
 from reawaken.analysis.curves import aligned_curves
-from reawaken.analysis.matrix import recovery_matrix
+from reawaken.analysis.matrix import pairwise_recovery, recovery_matrix
 from reawaken.analysis.points import representation_pca
 from reawaken.analysis.recovery import (
     mean_recovery_score,
@@ -38,6 +38,7 @@ DELEGATED: tuple[Callable[..., Any], ...] = (
     prequential_loss,
     mean_prequential_loss,
     recovery_matrix,
+    pairwise_recovery,
     representation_similarity,
     representation_pca,
     gradient_similarity,

@@ -232,6 +232,11 @@ class CheckpointConfig(_Section):
         "auto", description="auto: every document below 20M parameters, else every epoch"
     )
     keep: int = Field(2, ge=1, description="newest checkpoints kept")
+    keep_epochs: tuple[int, ...] = Field(
+        (),
+        description="also keep the checkpoint after each of these epochs (1 = after the first), "
+        "whatever `every` says: `reawaken pairwise RUN --epoch N` starts from it",
+    )
 
 
 class RunConfig(_Section):
@@ -284,6 +289,12 @@ class RunConfig(_Section):
                     f"(context_length - window_size) // 2 = {room}, so every shifted window "
                     "fits in the document"
                 )
+        late = [e for e in self.checkpoint.keep_epochs if not 1 <= e <= schedule.num_epochs]
+        if late:
+            raise ValueError(
+                f"checkpoint.keep_epochs {late} must lie in 1..schedule.num_epochs "
+                f"{schedule.num_epochs} (N = the checkpoint after the N-th epoch)"
+            )
         optimizer = self.optimizer
         units = self.total_steps
         if optimizer.schedule_unit == "doc":

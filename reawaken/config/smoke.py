@@ -89,6 +89,10 @@ def shrink_for_smoke(
         units *= schedule["steps_per_doc"]
     optimizer["warmup_steps"] = min(optimizer["warmup_steps"], units // 2)
 
+    checkpoint = config.checkpoint.model_dump()
+    epochs = {min(e, schedule["num_epochs"]) for e in checkpoint["keep_epochs"]}
+    checkpoint["keep_epochs"] = sorted(epochs)
+
     layers = [min(layer, num_layers) for layer in probes["activation_layers"]]
     probes["activation_layers"] = list(dict.fromkeys(layers))
     probes["sketch_size"] = min(probes["sketch_size"], 64)
@@ -101,5 +105,6 @@ def shrink_for_smoke(
             "optimizer": optimizer,
             "noise": noise,
             "probes": probes,
+            "checkpoint": checkpoint,
         }
     )

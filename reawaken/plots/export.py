@@ -46,7 +46,7 @@ FORMATS = ("png", "svg", "pdf")
 #: The families ``--what`` chooses from, and the figures each writes.
 FIGURE_SETS = {
     "recovery": "recovery_doc<d>, aligned_curves, recovery_scores, online_loss, loss_heatmap",
-    "matrix": "recovery_matrix, recovery_matrix_by_distance",
+    "matrix": "recovery_matrix, recovery_matrix_by_distance, pairwise_recovery (if stored)",
     "similarity": "similarity_docs, similarity_doc<d>_snapshots",
     "points": "points_pca (documents' PCA at 4 snapshots; Fig. 11)",
     "trajectory": "trajectory_pca, trajectory_pca3d",
@@ -106,6 +106,10 @@ def _matrix(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
             matrix = analysis.recovery_matrix(ds, by_distance=by_distance)
             figures[f"{stem}{_suffix(runs, name)}"] = for_paper(
                 recovery_matrix(matrix), aspect=1.15
+            )
+        if "pairwise_loss_change" in ds:  # `reawaken pairwise` (Fig. 8b, 23)
+            figures[f"pairwise_recovery{_suffix(runs, name)}"] = for_paper(
+                recovery_matrix(analysis.pairwise_recovery(ds)), aspect=1.15
             )
     return figures
 

@@ -28,7 +28,9 @@ def recovery_matrix(matrix: xr.DataArray) -> hv.Image | hv.QuadMesh:
     Parameters
     ----------
     matrix
-        (``doc``, ``trained_doc``) or, ordered by cyclic distance, (``doc``, ``distance``).
+        (``doc``, ``trained_doc``) or, ordered by cyclic distance, (``doc``, ``distance``):
+        :func:`reawaken.analysis.recovery_matrix` (in-run), or
+        :func:`reawaken.analysis.pairwise_recovery` (from one checkpoint; titled so).
 
     Examples
     --------
@@ -45,6 +47,9 @@ def recovery_matrix(matrix: xr.DataArray) -> hv.Image | hv.QuadMesh:
             f"{matrix.dims}; select one run first (e.g. matrix.sel(run=...))"
         )
     matrix = matrix.transpose("doc", x_name)
+    title = "Pairwise recovery (negative: j helps i)"
+    if matrix.name == "pairwise_recovery":  # the authors' version, from one checkpoint
+        title = f"Pairwise recovery from the checkpoint after epoch {matrix.attrs.get('epoch')}"
     finite = np.abs(matrix.values[np.isfinite(matrix.values)])
     limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     z = hv.Dimension("loss_change", label="change in loss of i", unit="nats")
@@ -61,7 +66,7 @@ def recovery_matrix(matrix: xr.DataArray) -> hv.Image | hv.QuadMesh:
         bokeh={
             "tools": ["hover"],
             "clabel": "change in loss of i (nats)",
-            "title": "Pairwise recovery (negative: j helps i)",
+            "title": title,
         },
         matplotlib={"clabel": "change in loss of i (nats)"},
     )

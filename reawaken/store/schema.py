@@ -70,6 +70,14 @@ VARIABLES: dict[str, VariableSpec] = {
     "token_loss": VariableSpec(
         ("step", "doc", "token"), "float16", "per-token evaluation loss", "nats", required=False
     ),
+    # Added after the run by `reawaken pairwise` (reawaken.train.pairwise), not at creation.
+    "pairwise_loss_change": VariableSpec(
+        ("source_doc", "doc"),
+        "float32",
+        "change in each document's loss after M steps on source_doc alone, from one checkpoint",
+        "nats",
+        required=False,
+    ),
 }
 
 

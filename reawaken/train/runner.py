@@ -92,6 +92,8 @@ class CyclicRun:
             "doc": self.steps_per_doc,
             "epoch": self.steps_per_doc * len(workload),
         }.get(every)
+        epoch_steps = self.steps_per_doc * len(workload)
+        self.kept_steps = {epoch * epoch_steps for epoch in config.checkpoint.keep_epochs}
 
     def evaluate(self, *, with_activations: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.workload.evaluate(self.layers if with_activations else ())
@@ -167,7 +169,8 @@ class CyclicRun:
             with signals_held():  # a stop must not split a block's data from its progress
                 self.write_block(step - self.steps_per_doc + 1, block, snapshot)
             block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)
-            if self.checkpoint_every and step % self.checkpoint_every == 0:
+            due = bool(self.checkpoint_every) and step % self.checkpoint_every == 0
+            if due or step in self.kept_steps:
                 save_checkpoint(
                     self.writer.path,
                     step,
@@ -175,6 +178,7 @@ class CyclicRun:
                     self.optimizer,
                     extra=self.workload.state_dict(),
                     keep=self.config.checkpoint.keep,
+                    protect=self.kept_steps,
                 )
             progress.update(self.steps_per_doc)
             progress.set_postfix(

@@ -9,6 +9,7 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import pytest
+import xarray as xr
 from app_stores import E, M, T, finish_running_store, make_run, make_runs_folder
 
 from reawaken import analysis
@@ -18,6 +19,8 @@ from reawaken.app.shell import App
 from reawaken.app.state import AppState
 from reawaken.errors import StoreError
 from reawaken.store import open_run
+from reawaken.store.check import check_run
+from reawaken.store.writer import RunWriter
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +139,22 @@ def test_heatmap_holds_the_loss_and_the_matrix_switches_to_cyclic_distance(runs_
     page.matrix_order = "cyclic distance"
     _, matrix = figures(page.per_run())
     assert matrix.kdims[0].name == "distance"
+
+
+def test_a_stored_pairwise_matrix_is_shown_beside_the_in_run_one(runs_folder):
+    store = runs_folder / "alpha.zarr"
+    change = np.arange(T * T, dtype=np.float32).reshape(T, T) - 10  # row = trained doc j
+    RunWriter(store).add_variable(
+        "pairwise_loss_change",
+        xr.DataArray(change, dims=("source_doc", "doc"), attrs={"epoch": 2, "step": 2 * T * M}),
+    )
+    page = RecoveryPage(state=state_for(runs_folder, "alpha"))
+    _, in_run, pairwise = figures(page.per_run())
+    assert in_run.kdims[0].name == pairwise.kdims[0].name == "trained_doc"
+    # rows of the heatmap are evaluated documents i: the stored matrix, transposed
+    np.testing.assert_allclose(pairwise.dimension_values(2, flat=False), change.T)
+    assert "after epoch 2" in str(pairwise.opts.get("plot", backend="bokeh").kwargs["title"])
+    assert check_run(store) == []
 
 
 def test_a_bad_run_shows_a_message_and_the_others_still_plot(runs_folder):

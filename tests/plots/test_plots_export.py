@@ -179,3 +179,21 @@ def test_reawaken_figures_command_explains_bad_options(stores, tmp_path, capsys,
 
     assert main(["figures", str(stores["small"]), "--out", str(tmp_path), *option]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_matrix_set_adds_the_stored_pairwise_matrix_and_points_the_documents_pca(
+    small_run: xr.Dataset,
+) -> None:
+    docs = small_run.sizes["doc"]
+    change = np.eye(docs, dtype=np.float32) * -2 + 0.5  # row = trained doc
+    run = small_run.assign(
+        pairwise_loss_change=xr.DataArray(change, dims=("source_doc", "doc"), attrs={"epoch": 1})
+    )
+    figures = build_figures({"r": run}, what=["matrix", "points"])
+    assert {"recovery_matrix", "pairwise_recovery", "points_pca"} <= set(figures)
+    heat = figures["pairwise_recovery"]
+    np.testing.assert_allclose(heat.dimension_values(2, flat=False), change.T)
+    panels = figures["points_pca"]
+    assert 2 <= len(panels) <= 4  # the documents' PCA at up to 4 snapshots, first and last
+    assert all(len(panel.Points.I) == docs for panel in panels)
+    assert "pairwise_recovery" not in build_figures({"r": small_run}, what=["matrix"])

@@ -114,7 +114,11 @@ class RecoveryPage(Viewer):
             by_distance = self.matrix_order == "cyclic distance"
             matrix = analysed(self.state.runs_dir, path, "recovery_matrix", by_distance=by_distance)
             heat: hv.Element = plots.loss_heatmap(ds.loss)
-            return pn.Row(figure(heat), figure(plots.recovery_matrix(matrix)))
+            row = pn.Row(figure(heat), figure(plots.recovery_matrix(matrix)))
+            if "pairwise_loss_change" in ds:  # added by `reawaken pairwise` (Fig. 8b, 23)
+                pairwise = analysed(self.state.runs_dir, path, "pairwise_recovery")
+                row.append(figure(plots.recovery_matrix(pairwise)))
+            return row
 
         return run_card(f"{name}: loss heatmap and recovery matrix", build())
 
