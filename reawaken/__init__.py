@@ -22,6 +22,8 @@ from reawaken.analysis import (
     representation_pca,
     representation_similarity,
     summary,
+    update_magnitudes,
+    weight_residual_similarity,
     weight_trajectory,
 )
 from reawaken.store.combine import open_runs
@@ -45,5 +47,7 @@ __all__ = [
     "representation_pca",
     "representation_similarity",
     "summary",
+    "update_magnitudes",
+    "weight_residual_similarity",
     "weight_trajectory",
 ]

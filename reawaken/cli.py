@@ -239,7 +239,7 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_figures(args: argparse.Namespace) -> int:
-    from reawaken.plots.export import write_figures
+    from reawaken.plots.export import DEFAULT_FIGURE_SETS, write_figures
 
     try:
         docs = [int(doc) for doc in args.docs.split(",")]
@@ -249,7 +249,9 @@ def command_figures(args: argparse.Namespace) -> int:
         args.runs,
         args.out,
         formats=[f.strip() for f in args.format.split(",") if f.strip()],
-        what=[w.strip() for w in args.what.split(",") if w.strip()],
+        what=[w.strip() for w in args.what.split(",") if w.strip()]
+        if args.what is not None
+        else DEFAULT_FIGURE_SETS,
         docs=docs,
         dpi=args.dpi,
     )
@@ -359,9 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     figures.add_argument(
         "--what",
-        default="recovery,matrix,similarity,trajectory",
-        help="comma-separated figure sets: recovery, matrix, similarity, points, trajectory "
-        "(default: all but points)",
+        default=None,
+        help="comma-separated figure sets: recovery, matrix, similarity, trajectory (the "
+        "default), and points (Fig. 11), mechanism (Fig. 8a, 8c, 22)",
     )
     figures.add_argument(
         "--docs", default="0", help="documents for single-document figures, e.g. 0,12 (default: 0)"

@@ -12,6 +12,7 @@ from reawaken.analysis._checks import RecoveryUndefinedWarning
 from reawaken.analysis.boundaries import boundary_losses, mean_prequential_loss, prequential_loss
 from reawaken.analysis.curves import aligned_curves
 from reawaken.analysis.matrix import pairwise_recovery, recovery_matrix
+from reawaken.analysis.mechanism import update_magnitudes, weight_residual_similarity
 from reawaken.analysis.points import representation_pca
 from reawaken.analysis.recovery import (
     mean_recovery_score,
@@ -49,5 +50,7 @@ __all__ = [
     "representation_similarity",
     "student_t_quantile",
     "summary",
+    "update_magnitudes",
+    "weight_residual_similarity",
     "weight_trajectory",
 ]

@@ -15,6 +15,7 @@ import xarray as xr
 from reawaken.analysis.boundaries import boundary_losses, mean_prequential_loss, prequential_loss
 from reawaken.analysis.curves import aligned_curves
 from reawaken.analysis.matrix import pairwise_recovery, recovery_matrix
+from reawaken.analysis.mechanism import update_magnitudes, weight_residual_similarity
 from reawaken.analysis.points import representation_pca
 from reawaken.analysis.recovery import (
     mean_recovery_score,
@@ -43,6 +44,8 @@ DELEGATED: tuple[Callable[..., Any], ...] = (
     representation_pca,
     gradient_similarity,
     weight_trajectory,
+    weight_residual_similarity,
+    update_magnitudes,
     summary,
 )
 

@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from reawaken.analysis._checks import require
-from reawaken.analysis._runs import Batch
+from reawaken.analysis._runs import Batch, zero_absent_features
 
 __all__ = ["representation_pca"]
 
@@ -66,19 +66,26 @@ def representation_pca(ds: xr.Dataset, *, n_components: int = 2, layer: int = -1
     core = ("snapshot", "doc", "hidden")
     batch = Batch.of(activation, core)
     values = batch.values(activation, core).astype(np.float64)  # (B, snapshot, doc, hidden)
-    written = np.isfinite(values).all(axis=(2, 3))
-    centred = np.where(written[..., None, None], values, 0.0)
-    centred = centred - centred.mean(axis=2, keepdims=True)
+    # Runs combined by open_runs are padded with NaN: features a run lacks count as 0, and
+    # documents a run lacks are left out of the centring and the fit.
+    present = np.isfinite(values).any(axis=(1, 3))  # (B, doc), before padding turns to 0
+    values = zero_absent_features(values)
+    written = (np.isfinite(values).all(axis=3) | ~present[:, None, :]).all(axis=2)
+    usable = written[..., None] & present[:, None, :]  # (B, snapshot, doc)
+    centred = np.where(usable[..., None], values, 0.0)
+    count = np.maximum(usable.sum(axis=2, keepdims=True), 1)[..., None]
+    centred = centred - centred.sum(axis=2, keepdims=True) / count
+    centred = np.where(usable[..., None], centred, 0.0)
     u, singular, _ = np.linalg.svd(centred, full_matrices=False)  # u: (B, S, doc, k)
     kept = min(n_components, singular.shape[-1])
     scores = u[..., :kept] * singular[..., None, :kept]  # (B, S, doc, kept)
     sign = np.where(scores[..., :1, :] < 0, -1.0, 1.0)
-    scores = scores * sign
+    scores = np.where(usable[..., None], scores * sign, np.nan)
     variance = singular**2
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = variance[..., :kept] / variance.sum(axis=-1, keepdims=True)
     projection = np.full((*scores.shape[:-1], n_components), np.nan)
-    projection[..., :kept] = np.where(written[..., None, None], scores, np.nan)
+    projection[..., :kept] = scores
     explained = np.full((*ratio.shape[:-1], n_components), np.nan)
     explained[..., :kept] = np.where(written[..., None], ratio, np.nan)
     component = np.arange(1, n_components + 1)

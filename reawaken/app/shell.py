@@ -15,12 +15,18 @@ import param
 from panel.viewable import Viewer
 
 from reawaken.app.data import runs_folder
-from reawaken.app.pages import RecoveryPage, RepresentationsPage, RunsPage, WeightsPage
+from reawaken.app.pages import (
+    MechanismPage,
+    RecoveryPage,
+    RepresentationsPage,
+    RunsPage,
+    WeightsPage,
+)
 from reawaken.app.state import AppState
 
 __all__ = ["PAGES", "REFRESH_ENV", "App", "runs_folder"]
 
-PAGES = ("runs", "recovery", "representations", "weights")
+PAGES = ("runs", "recovery", "representations", "weights", "mechanism")
 REFRESH_ENV = "REAWAKEN_REFRESH_S"
 
 
@@ -49,6 +55,7 @@ class App(Viewer):
             "recovery": RecoveryPage(state=self.state),
             "representations": RepresentationsPage(state=self.state),
             "weights": WeightsPage(state=self.state),
+            "mechanism": MechanismPage(state=self.state),
         }
         self.tabs = pn.Tabs(
             *((name.capitalize(), page) for name, page in self.pages.items()),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from reawaken.plots.export import write_figures
 from reawaken.plots.large import for_browser
 from reawaken.plots.matrix import recovery_matrix
+from reawaken.plots.mechanism import update_magnitudes, weight_residual_similarity
 from reawaken.plots.recovery import aligned_curves, document_loss, loss_heatmap, recovery_scores
 from reawaken.plots.representations import (
     document_points,
@@ -28,6 +29,8 @@ __all__ = [
     "recovery_scores",
     "snapshot_similarity",
     "trajectory_panels",
+    "update_magnitudes",
+    "weight_residual_similarity",
     "weight_trajectory",
     "weight_trajectory_3d",
     "write_figures",

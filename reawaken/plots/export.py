@@ -22,6 +22,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from reawaken.errors import ReawakenError
 from reawaken.plots.matrix import recovery_matrix
+from reawaken.plots.mechanism import update_magnitudes, weight_residual_similarity
 from reawaken.plots.recovery import (
     aligned_curves,
     document_loss,
@@ -38,7 +39,14 @@ from reawaken.plots.style import for_paper, steps_per_epoch
 from reawaken.plots.trajectory import trajectory_panels, weight_trajectory_3d
 from reawaken.store.reader import open_run
 
-__all__ = ["FIGURE_SETS", "FORMATS", "build_figures", "run_name", "write_figures"]
+__all__ = [
+    "DEFAULT_FIGURE_SETS",
+    "FIGURE_SETS",
+    "FORMATS",
+    "build_figures",
+    "run_name",
+    "write_figures",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +57,12 @@ FIGURE_SETS = {
     "matrix": "recovery_matrix, recovery_matrix_by_distance, pairwise_recovery (if stored)",
     "similarity": "similarity_docs, similarity_doc<d>_snapshots",
     "points": "points_pca (documents' PCA at 4 snapshots; Fig. 11)",
+    "mechanism": "gradient_similarity, weight_residual_similarity, update_magnitudes_doc<d> "
+    "(Fig. 8a, 8c, 22; each if the run stored its probes)",
     "trajectory": "trajectory_pca, trajectory_pca3d",
 }
+#: What ``reawaken figures`` writes without ``--what``: the sets every run can make.
+DEFAULT_FIGURE_SETS = ("recovery", "matrix", "similarity", "trajectory")
 Figure = hv.core.Dimensioned
 
 
@@ -158,6 +170,38 @@ def _points(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
     return figures
 
 
+def _mechanism(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str, Figure]:
+    from reawaken import analysis
+
+    figures: dict[str, Figure] = {}
+    for name, ds in runs.items():
+        suffix, per_epoch = _suffix(runs, name), steps_per_epoch(ds)
+        if ds.sizes.get("snapshot", 0) < 2:
+            logger.warning("run %s has no snapshots: mechanism figures skipped", name)
+            continue
+        if "grad_sketch" in ds:
+            similarity = analysis.gradient_similarity(ds)
+            figures[f"gradient_similarity{suffix}"] = for_paper(
+                document_similarity(similarity, method="gradient cosine"), aspect=1.15
+            )
+        source = next((s for s in ("weight_sketch", "weight") if s in ds), None)
+        if source is not None and ds.sizes["snapshot"] >= 3:
+            residual = analysis.weight_residual_similarity(ds, source=source)
+            figures[f"weight_residual_similarity{suffix}"] = for_paper(
+                weight_residual_similarity(residual, steps_per_epoch=per_epoch), aspect=1.15
+            )
+        if "activation" in ds:
+            for doc in docs:
+                source_name = source or "weight_sketch"
+                magnitudes = analysis.update_magnitudes(ds, doc=doc, source=source_name)
+                figures[f"update_magnitudes_doc{doc}{suffix}"] = for_paper(
+                    update_magnitudes(magnitudes, steps_per_epoch=per_epoch),
+                    width=7.0,
+                    aspect=2.6,
+                )
+    return figures
+
+
 def _trajectory(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
     from reawaken import analysis
 
@@ -187,7 +231,7 @@ def _suffix(runs: Mapping[str, xr.Dataset], name: str) -> str:
 def build_figures(
     runs: Mapping[str, xr.Dataset],
     *,
-    what: Sequence[str] = tuple(FIGURE_SETS),
+    what: Sequence[str] = DEFAULT_FIGURE_SETS,
     docs: Sequence[int] = (0,),
 ) -> dict[str, Figure]:
     """The paper figures of ``runs`` (name -> Dataset) as HoloViews objects, by file stem.
@@ -219,6 +263,8 @@ def build_figures(
         figures |= _similarity(runs, docs)
     if "points" in what:
         figures |= _points(runs)
+    if "mechanism" in what:
+        figures |= _mechanism(runs, docs)
     if "trajectory" in what:
         figures |= _trajectory(runs)
     return figures
@@ -229,7 +275,7 @@ def write_figures(
     out_dir: str | Path,
     *,
     formats: Sequence[str] = ("png",),
-    what: Sequence[str] = tuple(FIGURE_SETS),
+    what: Sequence[str] = DEFAULT_FIGURE_SETS,
     docs: Sequence[int] = (0,),
     dpi: int = 300,
 ) -> list[Path]:
@@ -244,8 +290,8 @@ def write_figures(
     formats
         Any of ``png``, ``svg``, ``pdf``.
     what
-        Any of ``recovery``, ``matrix``, ``similarity``, ``trajectory`` (see
-        :data:`FIGURE_SETS`).
+        Any of the sets in :data:`FIGURE_SETS` (default :data:`DEFAULT_FIGURE_SETS`;
+        ``points`` and ``mechanism`` need snapshot probes).
     docs
         Documents for the single-document figures.
     dpi

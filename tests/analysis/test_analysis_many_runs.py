@@ -68,6 +68,8 @@ CASES: list[tuple[Callable, dict]] = [
     (analysis.gradient_similarity, {}),
     (analysis.weight_trajectory, {}),
     (analysis.weight_trajectory, {"source": "weight_sketch", "n_components": 2}),
+    (analysis.weight_residual_similarity, {"window": 2}),
+    (analysis.update_magnitudes, {}),
     (analysis.summary, {}),
 ]
 

@@ -14,7 +14,13 @@ from app_stores import E, M, T, finish_running_store, make_run, make_runs_folder
 
 from reawaken import analysis
 from reawaken.app import data
-from reawaken.app.pages import RecoveryPage, RepresentationsPage, RunsPage, WeightsPage
+from reawaken.app.pages import (
+    MechanismPage,
+    RecoveryPage,
+    RepresentationsPage,
+    RunsPage,
+    WeightsPage,
+)
 from reawaken.app.shell import App
 from reawaken.app.state import AppState
 from reawaken.errors import StoreError
@@ -245,3 +251,22 @@ def test_an_empty_runs_folder_gives_an_empty_table_and_hints(tmp_path):
     assert app.state.selected == []
     assert len(app.pages["runs"].table.value) == 0
     assert "Select a run" in alerts(pn.Column(app.pages["weights"].per_run()))[0]
+
+
+def test_mechanism_page_draws_residual_similarity_and_update_sizes_from_the_store(runs_folder):
+    state = state_for(runs_folder, "alpha")
+    page = MechanismPage(state=state)
+    page.doc_choice.value = 1
+    view = page.per_run()
+    ds = open_run(runs_folder / "alpha.zarr")
+    shown = figures(view)
+    residual = analysis.weight_residual_similarity(ds)
+    heat = next(f for f in shown if isinstance(f, hv.Image | hv.QuadMesh))
+    np.testing.assert_allclose(
+        heat.dimension_values(2, flat=False), residual.values, equal_nan=True
+    )
+    layout = next(f for f in shown if isinstance(f, hv.Layout))
+    moves = analysis.update_magnitudes(ds, doc=1)["activation_update"].values
+    np.testing.assert_allclose(layout[0].dimension_values(1), moves[np.isfinite(moves)])
+    # alpha stores no gradient sketches: that view says which key would store them
+    assert any("grad_sketch" in text for text in alerts(view))

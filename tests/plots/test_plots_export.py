@@ -197,3 +197,20 @@ def test_matrix_set_adds_the_stored_pairwise_matrix_and_points_the_documents_pca
     assert 2 <= len(panels) <= 4  # the documents' PCA at up to 4 snapshots, first and last
     assert all(len(panel.Points.I) == docs for panel in panels)
     assert "pairwise_recovery" not in build_figures({"r": small_run}, what=["matrix"])
+
+
+def test_mechanism_set_draws_the_three_mechanism_views_from_stored_probes(
+    small_run: xr.Dataset,
+) -> None:
+    from reawaken import analysis
+
+    figures = build_figures({"r": small_run}, what=["mechanism"], docs=[1])
+    expected = {"weight_residual_similarity", "update_magnitudes_doc1"}
+    if "grad_sketch" in small_run:
+        expected.add("gradient_similarity")
+    assert expected <= set(figures)
+    source = "weight_sketch" if "weight_sketch" in small_run else "weight"
+    magnitudes = analysis.update_magnitudes(small_run, doc=1, source=source)
+    activation_curve = figures["update_magnitudes_doc1"][0]
+    written = magnitudes["activation_update"].values
+    np.testing.assert_allclose(activation_curve.dimension_values(1), written[np.isfinite(written)])
