@@ -22,9 +22,10 @@ from reawaken.config import RunConfig
 from reawaken.errors import ConfigError, StoreError
 from reawaken.store.reader import read_attrs
 from reawaken.store.writer import RunWriter
-from reawaken.train.checkpoint import checkpoint_at, load_checkpoint
+from reawaken.train.checkpoint import Checkpoint, checkpoint_at, load_checkpoint
 from reawaken.train.setup import prepare
 from reawaken.train.steps import build_optimizer, scheduled_lr, set_lr, train_step
+from reawaken.train.workload import Workload, torch_threads
 
 __all__ = ["pairwise_loss_change", "run_pairwise"]
 
@@ -56,6 +57,19 @@ def pairwise_loss_change(
             f"--set 'checkpoint.keep_epochs=[{epoch}]' to keep it"
         )
     workload, _, _ = prepare(config)
+    with torch_threads(workload.threads):
+        return _train_each_alone(config, workload, checkpoint, step, epoch, progress)
+
+
+def _train_each_alone(
+    config: RunConfig,
+    workload: Workload,
+    checkpoint: Checkpoint,
+    step: int,
+    epoch: int,
+    progress: bool,
+) -> xr.DataArray:
+    steps_per_doc, num_docs = config.schedule.steps_per_doc, config.data.num_docs
     model = workload.model
     optimizer = build_optimizer(model, config.optimizer)
     workload.load_state_dict(load_checkpoint(checkpoint, model, optimizer))

@@ -35,7 +35,7 @@ from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
 from reawaken.train.setup import prepare, snapshot_steps, store_layout, versions
 from reawaken.train.signals import signals_held, sigterm_as_interrupt
 from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set_lr, train_step
-from reawaken.train.workload import Workload
+from reawaken.train.workload import Workload, torch_threads
 
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
 
@@ -218,7 +218,7 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
     total = len(run.order) * len(run.workload) * run.steps_per_doc
     bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
     try:
-        with sigterm_as_interrupt(), bar:
+        with sigterm_as_interrupt(), bar, torch_threads(run.workload.threads):
             if fresh:
                 writer.write_array("tokens", run.workload.token_matrix())
                 run.write_start()

@@ -35,6 +35,10 @@ class ToyWorkload:
 
     num_layers = 0  # the points are the only representation: layer 0 (= -1)
     num_heldout_docs = 0
+    # Every tensor here is tiny: on a busy CPU, waking a thread pool for each op costs ~50x
+    # the op itself (3 ms against 0.06 ms for a 25x100x100 product, measured), so the toy
+    # runs on one thread (the runner applies it for the run and restores it after).
+    threads = 1
 
     def __init__(self, model: ToyModel, device: torch.device) -> None:
         self.model = model.to(device)
@@ -57,10 +61,6 @@ class ToyWorkload:
     @classmethod
     def build(cls, config: RunConfig) -> ToyWorkload:
         """The seeded toy of ``config`` (T = ``data.num_docs``, sizes from ``model.toy``)."""
-        # Every tensor here is tiny: on a busy CPU, waking a thread pool for each op costs ~50x
-        # the op itself (3 ms against 0.06 ms for a 25x100x100 product, measured), so the toy
-        # runs on one thread. This is process-wide, like ``torch.set_num_threads`` always is.
-        torch.set_num_threads(1)
         toy = config.model.toy
         model = build_toy(
             config.model.name.removeprefix("toy:"),

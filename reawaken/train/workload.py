@@ -10,7 +10,8 @@ the toy model is :class:`reawaken.train.toy.ToyWorkload`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,7 +24,7 @@ from reawaken.models import LoadedModel, load_model
 from reawaken.train.evaluate import evaluate_documents, make_batches
 from reawaken.train.noise import TrainingNoise
 
-__all__ = ["LanguageWorkload", "Workload", "evaluated_documents"]
+__all__ = ["LanguageWorkload", "Workload", "evaluated_documents", "torch_threads"]
 
 
 class Workload(Protocol):
@@ -31,7 +32,8 @@ class Workload(Protocol):
 
     ``layers`` are activation layer indices 0..``num_layers``; ``n_tokens``,
     ``source_ids`` and :meth:`token_matrix` fill the store's ``doc`` coordinates and
-    ``tokens``; ``hidden_size`` is the width of ``activation``.
+    ``tokens``; ``hidden_size`` is the width of ``activation``; ``threads`` is the number of
+    CPU threads the run should use (None: torch's default), applied by :func:`torch_threads`.
     """
 
     model: torch.nn.Module
@@ -42,6 +44,7 @@ class Workload(Protocol):
     hidden_size: int
     num_layers: int
     num_heldout_docs: int
+    threads: int | None
 
     def __len__(self) -> int: ...
 
@@ -70,6 +73,30 @@ class Workload(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Use ``count`` CPU threads inside the block and restore the previous number after it.
+
+    Examples
+    --------
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if count is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def evaluated_documents(config: RunConfig, documents: DocumentSet) -> DocumentSet:
     """What evaluation sees: the documents, or their centre windows when training shifts them.
 
@@ -93,6 +120,8 @@ def _check_positions(loaded: LoadedModel, documents: DocumentSet) -> None:
 
 class LanguageWorkload:
     """A causal LM (or Image GPT) and its tokenised documents; loss = next-token CE."""
+
+    threads = None  # torch's default
 
     def __init__(self, config: RunConfig, loaded: LoadedModel, documents: DocumentSet) -> None:
         self.config = config
