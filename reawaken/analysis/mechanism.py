@@ -13,8 +13,8 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
+from reawaken.analysis._batch import Batch, zero_absent_features
 from reawaken.analysis._checks import require
-from reawaken.analysis._runs import Batch, zero_absent_features
 from reawaken.analysis.similarity import cosine_matrix
 from reawaken.errors import StoreError
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from reawaken.analysis._batch import Batch, zero_absent_features
 from reawaken.analysis._checks import require
-from reawaken.analysis._runs import Batch, zero_absent_features
 
 __all__ = ["representation_pca"]
 

@@ -31,6 +31,7 @@ __all__ = [
     "parse_override",
     "preset_description",
     "preset_path",
+    "read_yaml_mapping",
 ]
 
 SCIENTIFIC = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
@@ -70,13 +71,25 @@ def preset_description(name: str) -> str:
     return ""
 
 
-def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, what: str, holds: str = "of config keys") -> dict[str, Any]:
+    """The mapping in a YAML file; a :class:`ConfigError` naming ``what`` and ``path`` if the
+    file is not YAML or not a mapping (``holds`` says what the mapping should contain).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "list.yaml"
+    >>> _ = path.write_text("[1, 2]")
+    >>> read_yaml_mapping(path, "preset")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    reawaken.errors.ConfigError: preset .../list.yaml must hold a mapping of config keys
+    """
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{what} {path} is not valid YAML: {error}") from error
     if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path} must hold a mapping of config keys")
+        raise ConfigError(f"{what} {path} must hold a mapping {holds}")
     return data
 
 
@@ -197,12 +210,12 @@ def load_config(
     """
     data: dict[str, Any] = {}
     if preset is not None or config_file is None:
-        data = _read_yaml(preset_path(preset or "default"), "preset")
+        data = read_yaml_mapping(preset_path(preset or "default"), "preset")
     if config_file is not None:
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        data = _merge(data, _read_yaml(path, "config file"))
+        data = _merge(data, read_yaml_mapping(path, "config file"))
     for text in overrides:
         keys, value = parse_override(text)
         nested: dict[str, Any] = {keys[-1]: value}

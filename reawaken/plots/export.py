@@ -21,10 +21,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
 from reawaken.errors import ReawakenError
-from reawaken.plots.matrix import recovery_matrix
-from reawaken.plots.mechanism import update_magnitudes, weight_residual_similarity
+from reawaken.plots.matrix import recovery_matrix_plot
+from reawaken.plots.mechanism import update_magnitudes_plot, weight_residual_similarity_plot
 from reawaken.plots.recovery import (
-    aligned_curves,
+    aligned_curves_plot,
     document_loss,
     loss_heatmap,
     online_loss,
@@ -96,7 +96,7 @@ def _recovery(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str, 
     for doc in docs:
         figures[f"recovery_doc{doc}"] = for_paper(document_loss(losses, docs=[doc]))
     aligned = {name: analysis.aligned_curves(ds) for name, ds in runs.items()}
-    figures["aligned_curves"] = for_paper(aligned_curves(aligned))
+    figures["aligned_curves"] = for_paper(aligned_curves_plot(aligned))
     scores = {name: analysis.paper_recovery_score(ds) for name, ds in runs.items()}
     figures["recovery_scores"] = for_paper(recovery_scores(scores))
     online = {name: analysis.prequential_loss(ds) for name, ds in runs.items()}
@@ -117,11 +117,11 @@ def _matrix(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
         ):
             matrix = analysis.recovery_matrix(ds, by_distance=by_distance)
             figures[f"{stem}{_suffix(runs, name)}"] = for_paper(
-                recovery_matrix(matrix), aspect=1.15
+                recovery_matrix_plot(matrix), aspect=1.15
             )
         if "pairwise_loss_change" in ds:  # `reawaken pairwise` (Fig. 8b, 23)
             figures[f"pairwise_recovery{_suffix(runs, name)}"] = for_paper(
-                recovery_matrix(analysis.pairwise_recovery(ds)), aspect=1.15
+                recovery_matrix_plot(analysis.pairwise_recovery(ds)), aspect=1.15
             )
     return figures
 
@@ -188,14 +188,15 @@ def _mechanism(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str,
         if source is not None and ds.sizes["snapshot"] >= 3:
             residual = analysis.weight_residual_similarity(ds, source=source)
             figures[f"weight_residual_similarity{suffix}"] = for_paper(
-                weight_residual_similarity(residual, steps_per_epoch=per_epoch), aspect=1.15
+                weight_residual_similarity_plot(residual, steps_per_epoch=per_epoch),
+                aspect=1.15,
             )
         if "activation" in ds:
             for doc in docs:
                 source_name = source or "weight_sketch"
                 magnitudes = analysis.update_magnitudes(ds, doc=doc, source=source_name)
                 figures[f"update_magnitudes_doc{doc}{suffix}"] = for_paper(
-                    update_magnitudes(magnitudes, steps_per_epoch=per_epoch),
+                    update_magnitudes_plot(magnitudes, steps_per_epoch=per_epoch),
                     width=7.0,
                     aspect=2.6,
                 )
@@ -299,8 +300,13 @@ def write_figures(
 
     Examples
     --------
-    >>> write_figures(["runs/default.zarr"], "figures", formats=["png", "pdf"])  # doctest: +SKIP
-    [PosixPath('figures/recovery_doc0.png'), PosixPath('figures/recovery_doc0.pdf'), ...]
+    ``write_figures(["runs/default.zarr"], "figures", formats=["png", "pdf"])`` writes
+    ``figures/recovery_doc0.png``, ``figures/recovery_doc0.pdf``, ... and returns their paths
+    (tests/plots/test_plots_export.py checks them). Nothing is written without a run:
+
+    >>> write_figures([], "figures")
+    Traceback (most recent call last):
+    reawaken.errors.ReawakenError: no run given: name one or more run stores, e.g. runs/default.zarr
     """
     formats = _check_choices(formats, FORMATS, "format")
     if not run_paths:

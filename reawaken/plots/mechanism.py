@@ -14,7 +14,7 @@ import xarray as xr
 
 from reawaken.plots.style import PROGRESS, color, image, styled
 
-__all__ = ["update_magnitudes", "weight_residual_similarity"]
+__all__ = ["update_magnitudes_plot", "weight_residual_similarity_plot"]
 
 
 def _progress(da: xr.DataArray | xr.Dataset, name: str, steps_per_epoch: int) -> np.ndarray:
@@ -23,7 +23,9 @@ def _progress(da: xr.DataArray | xr.Dataset, name: str, steps_per_epoch: int) ->
     return np.asarray(da[name.removesuffix("_step")].values, dtype=float)
 
 
-def weight_residual_similarity(similarity: xr.DataArray, *, steps_per_epoch: int) -> hv.Element:
+def weight_residual_similarity_plot(
+    similarity: xr.DataArray, *, steps_per_epoch: int
+) -> hv.Element:
     """Cosine of the weight residuals between snapshots: stripes one epoch apart (Fig. 8c).
 
     Parameters
@@ -38,7 +40,7 @@ def weight_residual_similarity(similarity: xr.DataArray, *, steps_per_epoch: int
     >>> s = xr.DataArray(np.eye(3), dims=("snapshot", "other_snapshot"),
     ...     coords={"snapshot_step": ("snapshot", [0, 2, 4]),
     ...             "other_snapshot_step": ("other_snapshot", [0, 2, 4])})
-    >>> weight_residual_similarity(s, steps_per_epoch=4).dimension_values(0, expanded=False)
+    >>> weight_residual_similarity_plot(s, steps_per_epoch=4).dimension_values(0, expanded=False)
     array([0. , 0.5, 1. ])
     """
     similarity = similarity.transpose("snapshot", "other_snapshot")
@@ -62,7 +64,7 @@ def weight_residual_similarity(similarity: xr.DataArray, *, steps_per_epoch: int
     )
 
 
-def update_magnitudes(magnitudes: xr.Dataset, *, steps_per_epoch: int) -> hv.Layout:
+def update_magnitudes_plot(magnitudes: xr.Dataset, *, steps_per_epoch: int) -> hv.Layout:
     """How far a document's activation and the weights move per snapshot (Fig. 22a, 22b).
 
     Parameters
@@ -78,7 +80,7 @@ def update_magnitudes(magnitudes: xr.Dataset, *, steps_per_epoch: int) -> hv.Lay
     >>> m = xr.Dataset({"activation_update": ("snapshot", [np.nan, 1.0, 2.0]),
     ...                 "weight_update": ("snapshot", [np.nan, 3.0, 2.0])},
     ...                coords={"snapshot_step": ("snapshot", [0, 2, 4])}, attrs={"doc": 0})
-    >>> layout = update_magnitudes(m, steps_per_epoch=2)
+    >>> layout = update_magnitudes_plot(m, steps_per_epoch=2)
     >>> [curve.dimension_values(1).tolist() for curve in layout]
     [[1.0, 2.0], [3.0, 2.0]]
     """

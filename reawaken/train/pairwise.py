@@ -77,7 +77,7 @@ def _train_each_alone(
     start_optimizer = copy.deepcopy(optimizer.state_dict())
     start_extra = copy.deepcopy(workload.state_dict())
     start_rng = torch.get_rng_state()
-    before = workload.evaluate(())[0].float().cpu().numpy()
+    before = workload.evaluate(()).loss.float().cpu().numpy()
     rows = []
     total = config.total_steps
     for doc in tqdm(range(num_docs), desc="pairwise", disable=not progress):
@@ -96,7 +96,7 @@ def _train_each_alone(
             )
             train_step(model, optimizer, partial(workload.training_loss, doc))
             workload.after_update(doc)
-        after = workload.evaluate(())[0].float().cpu().numpy()
+        after = workload.evaluate(()).loss.float().cpu().numpy()
         rows.append(after - before)
     change = np.asarray(rows, dtype=np.float32)
     return xr.DataArray(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ import torch
 from reawaken.config import OptimizerConfig
 from reawaken.errors import RunFailed
 
-__all__ = ["BlockBuffer", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
+__all__ = ["BlockBuffer", "StepResult", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
 
 
 def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:
@@ -67,12 +68,21 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+@dataclass(frozen=True)
+class StepResult:
+    """What one update reports; tensors stay on the device until the block is written."""
+
+    loss: torch.Tensor  #: training loss before the update
+    grad_norm: torch.Tensor  #: L2 norm of the gradient over all parameters
+    lr: float  #: learning rate of the update
+
+
 def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     compute_loss: Callable[[], torch.Tensor],
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """One update on one document; returns (loss before the update, gradient norm, lr).
+) -> StepResult:
+    """One update on one document.
 
     ``compute_loss`` runs the forward pass (in training mode) and returns the scalar loss,
     e.g. ``lambda: model(input_ids=ids, labels=ids).loss`` for a causal LM.
@@ -83,8 +93,8 @@ def train_step(
     >>> with torch.no_grad():
     ...     _ = layer.weight.fill_(1.0)
     >>> sgd = torch.optim.SGD(layer.parameters(), lr=0.5)
-    >>> loss, norm, lr = train_step(layer, sgd, lambda: layer(torch.ones(2)).sum())
-    >>> float(loss), float(norm), lr, layer.weight.tolist()
+    >>> result = train_step(layer, sgd, lambda: layer(torch.ones(2)).sum())
+    >>> float(result.loss), float(result.grad_norm), result.lr, layer.weight.tolist()
     (2.0, 1.4142135381698608, 0.5, [[0.5, 0.5]])
     """
     model.train()
@@ -96,7 +106,7 @@ def train_step(
     )
     lr = float(optimizer.param_groups[0]["lr"])
     optimizer.step()
-    return loss.detach(), grad_norm.detach(), lr
+    return StepResult(loss.detach(), grad_norm.detach(), lr)
 
 
 class BlockBuffer:
@@ -112,12 +122,10 @@ class BlockBuffer:
         self.heldout: dict[int, torch.Tensor] = {}
         self._arrays: dict[str, np.ndarray] | None = None
 
-    def record_update(
-        self, grad_step: int, loss: torch.Tensor, grad_norm: torch.Tensor, lr: float
-    ) -> None:
-        self.train_loss.append(loss)
-        self.grad_norm.append(grad_norm)
-        self.lr.append(lr)
+    def record_update(self, result: StepResult) -> None:
+        self.train_loss.append(result.loss)
+        self.grad_norm.append(result.grad_norm)
+        self.lr.append(result.lr)
 
     def record_loss(
         self, grad_step: int, loss: torch.Tensor, heldout: torch.Tensor | None = None

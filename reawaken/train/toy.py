@@ -17,6 +17,7 @@ import torch
 from reawaken.config import RunConfig
 from reawaken.models import resolve_device, weights_digest
 from reawaken.models.toy import ToyModel, build_toy
+from reawaken.train.evaluate import Evaluation
 
 __all__ = ["ToyWorkload"]
 
@@ -86,12 +87,14 @@ class ToyWorkload:
         self.model.solve_(doc)
 
     @torch.no_grad()
-    def evaluate(self, layers: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def evaluate(self, layers: Sequence[int], *, token_losses: bool = False) -> Evaluation:
+        """Every task's loss; the points as the activation. A task has one "token" and no
+        next-token loss, so ``token_losses`` gives none."""
         losses = self.model.task_losses()
         if not layers:
-            return losses, None
+            return Evaluation(losses)
         points = self.model.points()[:, None, :]  # (task, layer, hidden)
-        return losses, points.expand(-1, len(layers), -1)
+        return Evaluation(losses, points.expand(-1, len(layers), -1))
 
     def evaluate_heldout(self) -> torch.Tensor | None:
         return None

@@ -21,7 +21,7 @@ from reawaken.config import RunConfig
 from reawaken.data import DocumentSet, load_documents
 from reawaken.errors import ConfigError
 from reawaken.models import LoadedModel, load_model
-from reawaken.train.evaluate import evaluate_documents, make_batches
+from reawaken.train.evaluate import Evaluation, evaluate_documents, make_batches
 from reawaken.train.noise import TrainingNoise
 
 __all__ = ["LanguageWorkload", "Workload", "evaluated_documents", "torch_threads"]
@@ -58,8 +58,8 @@ class Workload(Protocol):
         """Whatever follows the optimiser step (the toy's fast update; nothing for LMs)."""
         ...
 
-    def evaluate(self, layers: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(loss (doc,), activation (doc, layer, hidden) or None when ``layers`` is empty)."""
+    def evaluate(self, layers: Sequence[int], *, token_losses: bool = False) -> Evaluation:
+        """Every document's loss; activations at ``layers`` (none if empty), token losses."""
         ...
 
     def evaluate_heldout(self) -> torch.Tensor | None: ...
@@ -170,23 +170,23 @@ class LanguageWorkload:
         return None
 
     def _evaluate(
-        self, batches: Sequence[Any], layers: Sequence[int]
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        evaluation = self.config.evaluation
+        self, batches: Sequence[Any], layers: Sequence[int], token_losses: bool = False
+    ) -> Evaluation:
         return evaluate_documents(
             self.model,
             batches,
             layers=layers,
-            chunk_tokens=evaluation.chunk_tokens,
+            chunk_tokens=self.config.evaluation.chunk_tokens,
             autocast=self.config.model.autocast,
+            token_losses=token_losses,
         )
 
-    def evaluate(self, layers: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self._evaluate(self.batches, layers)
+    def evaluate(self, layers: Sequence[int], *, token_losses: bool = False) -> Evaluation:
+        return self._evaluate(self.batches, layers, token_losses)
 
     def evaluate_heldout(self) -> torch.Tensor | None:
         """Loss of each document's second text (``data.heldout_field``), if configured."""
-        return self._evaluate(self.heldout_batches, ())[0] if self.heldout_batches else None
+        return self._evaluate(self.heldout_batches, ()).loss if self.heldout_batches else None
 
     def document_loss(self, doc: int) -> torch.Tensor:
         example = self.examples[doc]

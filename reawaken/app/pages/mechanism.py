@@ -10,9 +10,9 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, load_run
-from reawaken.app.pages.common import cards_of_selected_runs, figure, guarded, lazy, run_card
+from reawaken.app.pages.common import cards_of_selected_runs, figure, guarded, lazy
 from reawaken.app.state import AppState
 from reawaken.errors import StoreError
 from reawaken.plots.style import steps_per_epoch
@@ -44,16 +44,20 @@ class MechanismPage(Viewer):
 
         @guarded(f"Run {name}: gradient similarity")
         def gradients() -> pn.viewable.Viewable:
-            similarity = analysed(runs_dir, path, "gradient_similarity")
+            similarity = analysed(runs_dir, path, analysis.gradient_similarity)
             return figure(plots.document_similarity(similarity, method="gradient cosine"))
 
         @guarded(f"Run {name}: weight residuals")
         def residuals() -> pn.viewable.Viewable:
             ds = load_run(runs_dir, path)
             source = _weight_source(ds, name)
-            similarity = analysed(runs_dir, path, "weight_residual_similarity", source=source)
+            similarity = analysed(
+                runs_dir, path, analysis.weight_residual_similarity, source=source
+            )
             return figure(
-                plots.weight_residual_similarity(similarity, steps_per_epoch=steps_per_epoch(ds))
+                plots.weight_residual_similarity_plot(
+                    similarity, steps_per_epoch=steps_per_epoch(ds)
+                )
             )
 
         @guarded(f"Run {name}: update magnitudes")
@@ -61,17 +65,15 @@ class MechanismPage(Viewer):
             ds = load_run(runs_dir, path)
             doc = min(self.state.doc, ds.sizes["doc"] - 1)
             source = next((s for s in ("weight_sketch", "weight") if s in ds), "weight_sketch")
-            moves = analysed(runs_dir, path, "update_magnitudes", doc=doc, source=source)
-            return figure(plots.update_magnitudes(moves, steps_per_epoch=steps_per_epoch(ds)))
+            moves = analysed(runs_dir, path, analysis.update_magnitudes, doc=doc, source=source)
+            return figure(plots.update_magnitudes_plot(moves, steps_per_epoch=steps_per_epoch(ds)))
 
-        return run_card(
-            f"{name}: mechanism", pn.Column(pn.Row(gradients(), residuals()), magnitudes())
-        )
+        return pn.Column(pn.Row(gradients(), residuals()), magnitudes())
 
     @param.depends("state.selected", "state.version", "state.doc")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        return cards_of_selected_runs(self.state.entries(), self._run_figures)
+        return cards_of_selected_runs(self.state.entries(), self._run_figures, "mechanism")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.doc_choice, lazy(self.per_run), sizing_mode="stretch_width")
