@@ -20,6 +20,7 @@ import xarray as xr
 __all__ = [
     "BEFORE_TRAINING",
     "COORDINATES",
+    "POST_RUN_DIMS",
     "SCHEMA_VERSION",
     "STATUSES",
     "VARIABLES",
@@ -45,7 +46,8 @@ class VariableSpec:
     ``long_name`` and ``units`` become the array's CF attributes; ``description`` is its row in
     the schema table. An optional variable (``required=False``) is in a store when every one
     of its dims has a size there and, if ``switch`` names a flag of :class:`StoreLayout`, when
-    that flag is set.
+    that flag is set. A ``post_run`` variable is never in the template: a command adds it to
+    a finished store (``pairwise_loss_change``, by ``reawaken pairwise``).
     """
 
     dims: tuple[str, ...]
@@ -55,6 +57,7 @@ class VariableSpec:
     units: str = ""
     required: bool = True
     switch: str = ""
+    post_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,6 @@ VARIABLES: dict[str, VariableSpec] = {
         required=False,
         switch="token_loss",
     ),
-    # Added after the run by `reawaken pairwise` (reawaken.train.pairwise), not at creation.
     "pairwise_loss_change": VariableSpec(
         ("source_doc", "doc"),
         "float32",
@@ -151,8 +153,11 @@ VARIABLES: dict[str, VariableSpec] = {
         "steps on `source_doc` alone from the checkpoint after epoch N (attrs `epoch`, `step`)",
         "nats",
         required=False,
+        post_run=True,
     ),
 }
+#: Dims that only variables added after the run have.
+POST_RUN_DIMS = ("source_doc",)
 
 COORDINATES: dict[str, CoordinateSpec] = {
     "step": CoordinateSpec(("step",), "int64", "0 = before any update, s = after the s-th"),

@@ -32,7 +32,7 @@ def test_one_step_is_the_papers_update(kind: str) -> None:
     expected_losses = [0.5 * np.sum((expected_p @ x[i] - f(i, expected_w)) ** 2) for i in range(3)]
 
     sgd = torch.optim.SGD(toy.parameters(), lr=lr)
-    loss, _, _ = train_step(toy, sgd, lambda: toy.loss(task))
+    loss = train_step(toy, sgd, lambda: toy.loss(task)).loss
     toy.solve_(task)
     assert float(loss) == pytest.approx(0.5 * np.sum((p @ x[task] - f(task, w)) ** 2), rel=1e-5)
     np.testing.assert_allclose(toy.embedding.detach().numpy(), expected_p, rtol=1e-5, atol=1e-7)
