@@ -78,7 +78,11 @@ def main() -> None:
 
     batched = timed(lambda: evaluate_documents(model, batches), args.repeat)
     looped = timed(lambda: per_document(model, examples), args.repeat)
-    step = timed(lambda: train_step(model, optimizer, examples[0]), args.repeat)
+    first = examples[0]
+    step = timed(
+        lambda: train_step(model, optimizer, lambda: model(input_ids=first, labels=first).loss),
+        args.repeat,
+    )
     parameters = sum(p.numel() for p in model.parameters())
     print(
         f"model {args.shape} ({parameters / 1e6:.1f}M parameters), T={args.docs}, "

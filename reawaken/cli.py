@@ -109,6 +109,28 @@ def _print_result(result: Any) -> None:
     print(f"  python -c \"import reawaken; print(reawaken.open_run('{result.path}'))\"")
 
 
+def command_pairwise(args: argparse.Namespace) -> int:
+    from reawaken.train.pairwise import run_pairwise
+
+    change = run_pairwise(args.run, args.epoch, progress=not args.quiet)
+    diagonal = float(change.values.diagonal().mean())
+    print(
+        f"pairwise_loss_change ({change.sizes['source_doc']} x {change.sizes['doc']}) from the "
+        f"checkpoint after epoch {args.epoch} (step {change.attrs['step']}) added to {args.run}"
+    )
+    print(f"  mean change of the trained document itself: {diagonal:+.4f} nats")
+    print(f"  mean change of the others: {_off_diagonal_mean(change.values):+.4f} nats")
+    print(f"see it: reawaken figures {args.run} --what matrix   (or the app's recovery page)")
+    return 0
+
+
+def _off_diagonal_mean(matrix: Any) -> float:
+    import numpy as np
+
+    mask = ~np.eye(len(matrix), dtype=bool)
+    return float(matrix[mask].mean()) if mask.any() else float("nan")
+
+
 def command_presets(args: argparse.Namespace) -> int:
     from reawaken.config import available_presets, preset_description
 
@@ -233,7 +255,7 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_figures(args: argparse.Namespace) -> int:
-    from reawaken.plots.export import write_figures
+    from reawaken.plots.export import DEFAULT_FIGURE_SETS, write_figures
 
     try:
         docs = [int(doc) for doc in args.docs.split(",")]
@@ -243,7 +265,9 @@ def command_figures(args: argparse.Namespace) -> int:
         args.runs,
         args.out,
         formats=[f.strip() for f in args.format.split(",") if f.strip()],
-        what=[w.strip() for w in args.what.split(",") if w.strip()],
+        what=[w.strip() for w in args.what.split(",") if w.strip()]
+        if args.what is not None
+        else DEFAULT_FIGURE_SETS,
         docs=docs,
         dpi=args.dpi,
     )
@@ -297,6 +321,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("runs", nargs="+", metavar="RUN", help="path(s) to RUN.zarr")
     check.set_defaults(func=command_check)
 
+    pairwise = commands.add_parser(
+        "pairwise",
+        help="the authors' pairwise recovery (Fig. 8b, 23): train each document alone from "
+        "the checkpoint after an epoch; adds pairwise_loss_change to the store",
+    )
+    pairwise.add_argument("run", help="path to RUN.zarr (kept that epoch's checkpoint)")
+    pairwise.add_argument(
+        "--epoch",
+        type=int,
+        required=True,
+        help="start from the checkpoint after this epoch (1 = after the first; the paper: 4)",
+    )
+    pairwise.add_argument("--quiet", action="store_true", help="no progress bar")
+    pairwise.set_defaults(func=command_pairwise)
+
     presets = commands.add_parser("presets", help="list the shipped presets")
     presets.set_defaults(func=command_presets)
 
@@ -338,8 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     figures.add_argument(
         "--what",
-        default="recovery,matrix,similarity,trajectory",
-        help="comma-separated figure sets: recovery, matrix, similarity, trajectory (default: all)",
+        default=None,
+        help="comma-separated figure sets: recovery, matrix, similarity, trajectory (the "
+        "default), and points (Fig. 11), mechanism (Fig. 8a, 8c, 22)",
     )
     figures.add_argument(
         "--docs", default="0", help="documents for single-document figures, e.g. 0,12 (default: 0)"

@@ -17,7 +17,9 @@ from reawaken.analysis.accessor import register_accessor
 from reawaken.analysis.blocks import block_table
 from reawaken.analysis.boundaries import boundary_losses, mean_prequential_loss, prequential_loss
 from reawaken.analysis.curves import aligned_curves
-from reawaken.analysis.matrix import recovery_matrix
+from reawaken.analysis.matrix import pairwise_recovery, recovery_matrix
+from reawaken.analysis.mechanism import update_magnitudes, weight_residual_similarity
+from reawaken.analysis.points import representation_pca
 from reawaken.analysis.recovery import (
     mean_recovery_score,
     paper_recovery_score,
@@ -46,14 +48,18 @@ __all__ = [
     "mean_interval",
     "mean_prequential_loss",
     "mean_recovery_score",
+    "pairwise_recovery",
     "paper_recovery_score",
     "prequential_loss",
     "recovery_amount",
     "recovery_matrix",
     "recovery_score",
+    "representation_pca",
     "representation_similarity",
     "student_t_quantile",
     "summary",
+    "update_magnitudes",
+    "weight_residual_similarity",
     "weight_trajectory",
 ]
 

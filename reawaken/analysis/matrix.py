@@ -1,7 +1,9 @@
-"""The in-run pairwise recovery matrix: how each document's block changes every document's loss.
+"""Pairwise recovery matrices: how training document j changes document i's loss.
 
-R[i, j] is measured on the run as it happened (the loss of i across j's block), not by the
-paper's counterfactual of training j from one fixed checkpoint (docs/definitions.md).
+:func:`recovery_matrix` measures it on the run as it happened (the loss of i across j's
+block); :func:`pairwise_recovery` reads the authors' counterfactual, computed after the run
+by ``reawaken pairwise``: j trained alone for M steps from one fixed checkpoint
+(docs/definitions.md).
 """
 
 from __future__ import annotations
@@ -9,9 +11,61 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from reawaken.analysis._checks import require
 from reawaken.analysis.blocks import at_steps, block_table, warn_if_single_epoch, written
 
-__all__ = ["recovery_matrix"]
+__all__ = ["pairwise_recovery", "recovery_matrix"]
+
+
+def pairwise_recovery(ds: xr.Dataset) -> xr.DataArray:
+    """The authors' pairwise recovery (Fig. 8b, 23), as stored by ``reawaken pairwise``.
+
+    R[i, j] = loss of document i after M steps on document j alone, started from the
+    checkpoint after epoch N, minus i's loss at that checkpoint. Laid out and signed like
+    :func:`recovery_matrix` (negative: j helps i), so the two draw side by side; the paper
+    plots the transpose with the opposite sign (rows = trained document, positive = helps).
+
+    Parameters
+    ----------
+    ds
+        A run with ``pairwise_loss_change`` (source_doc, doc).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``doc``, ``trained_doc``); attribute ``epoch`` (N) and ``step`` of the
+        checkpoint.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reawaken.testing import synthetic_run
+    >>> ds = synthetic_run(np.ones((5, 2)), steps_per_doc=1)
+    >>> change = xr.DataArray([[-1.0, 0.5], [0.25, -2.0]], dims=("source_doc", "doc"))
+    >>> ds["pairwise_loss_change"] = change.assign_attrs(epoch=1, step=2)
+    >>> pairwise_recovery(ds).values.tolist()  # row i = evaluated doc, column j = trained
+    [[-1.0, 0.25], [0.5, -2.0]]
+    """
+    change = require(
+        ds,
+        "pairwise_recovery",
+        "pairwise_loss_change",
+        ("source_doc", "doc"),
+        hint="run `reawaken pairwise RUN --epoch N` on a run that kept that epoch's checkpoint "
+        "(checkpoint.keep_epochs)",
+    )
+    docs = ds["doc"].values
+    matrix = change.rename(source_doc="trained_doc").transpose(..., "doc", "trained_doc")
+    attrs = {
+        "long_name": "change in loss of doc after M steps on trained_doc alone",
+        "units": change.attrs.get("units", "nats"),
+        "description": "pairwise recovery from one checkpoint (the authors' dipping matrix); "
+        "negative = the trained document lowers doc's loss",
+        "epoch": change.attrs.get("epoch"),
+        "step": change.attrs.get("step"),
+    }
+    matrix = matrix.assign_coords(doc=docs, trained_doc=docs).rename("pairwise_recovery")
+    return matrix.assign_attrs(attrs)
 
 
 def recovery_matrix(ds: xr.Dataset, *, by_distance: bool = False) -> xr.DataArray:

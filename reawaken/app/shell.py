@@ -21,6 +21,7 @@ from panel.viewable import Viewer
 
 from reawaken.app.data import runs_folder
 from reawaken.app.pages import (
+    MechanismPage,
     RecoveryPage,
     RepresentationsPage,
     RunsPage,
@@ -32,7 +33,7 @@ from reawaken.app.state import AppState
 __all__ = ["PAGES", "REFRESH_ENV", "App", "runs_folder"]
 
 logger = logging.getLogger(__name__)
-PAGES = ("runs", "recovery", "representations", "weights", "sweep")
+PAGES = ("runs", "recovery", "representations", "weights", "mechanism", "sweep")
 REFRESH_ENV = "REAWAKEN_REFRESH_S"
 
 
@@ -96,6 +97,7 @@ class App(Viewer):
             "recovery": RecoveryPage(state=self.state),
             "representations": RepresentationsPage(state=self.state),
             "weights": WeightsPage(state=self.state),
+            "mechanism": MechanismPage(state=self.state),
             "sweep": SweepPage(state=self.state),
         }
         self.tabs = pn.Tabs(

@@ -21,6 +21,7 @@ from reawaken.config.sections import (
     BUILTIN_MODELS,
     GENERATED_SOURCES,
     LOCAL_DATA_SUFFIXES,
+    TOY_MODELS,
     Architecture,
     CheckpointConfig,
     DataConfig,
@@ -32,6 +33,7 @@ from reawaken.config.sections import (
     ProbeConfig,
     RunConfig,
     ScheduleConfig,
+    ToyConfig,
 )
 from reawaken.config.smoke import shrink_for_smoke
 
@@ -39,6 +41,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "GENERATED_SOURCES",
     "LOCAL_DATA_SUFFIXES",
+    "TOY_MODELS",
     "Architecture",
     "CheckpointConfig",
     "DataConfig",
@@ -50,6 +53,7 @@ __all__ = [
     "ProbeConfig",
     "RunConfig",
     "ScheduleConfig",
+    "ToyConfig",
     "available_presets",
     "build_config",
     "load_config",

@@ -19,6 +19,7 @@ from reawaken.config.sections import (
     BUILTIN_MODELS,
     GENERATED_SOURCES,
     LOCAL_DATA_SUFFIXES,
+    TOY_MODELS,
     RunConfig,
 )
 from reawaken.errors import ConfigError
@@ -169,6 +170,11 @@ def _check_paths(config: RunConfig) -> None:
         raise ConfigError(
             f"config key 'model.name': unknown built-in model {name!r}; "
             f"built-in models: {', '.join(BUILTIN_MODELS)}"
+        )
+    if name.startswith("toy:") and name not in TOY_MODELS:
+        raise ConfigError(
+            f"config key 'model.name': unknown toy model {name!r}; toy models: "
+            f"{', '.join(TOY_MODELS)}"
         )
     if _looks_local(name) and not Path(name).expanduser().is_dir():
         raise ConfigError(

@@ -15,6 +15,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "GENERATED_SOURCES",
     "LOCAL_DATA_SUFFIXES",
+    "TOY_MODELS",
     "Architecture",
     "CheckpointConfig",
     "DataConfig",
@@ -26,11 +27,14 @@ __all__ = [
     "ProbeConfig",
     "RunConfig",
     "ScheduleConfig",
+    "ToyConfig",
 ]
 
 BUILTIN_MODELS = ("builtin:tiny-neox",)
+#: Model names of the paper's linear toy model (§4.4): f_i(w) = w, or f_i(w) = y_i - w.
+TOY_MODELS = ("toy:identity", "toy:inverse")
 #: ``data.source`` values that name a generated (not read) data set.
-GENERATED_SOURCES = ("builtin", "synthetic_images")
+GENERATED_SOURCES = ("builtin", "synthetic_images", "toy")
 LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".txt")
 #: Seeds are non-negative and fit numpy's and torch's generators (the sketch adds 7919).
 MAX_SEED = 2**32 - 1
@@ -71,10 +75,27 @@ class LoraConfig(_Section):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the adapter input")
 
 
+class ToyConfig(_Section):
+    """Sizes of the linear toy model (``model.name: toy:identity`` or ``toy:inverse``).
+
+    Task i's input x_i ~ Unif(-s, s)^N. One SGD step on task i multiplies the error along
+    x_i by 1 - lr ||x_i||^2, with ||x_i||^2 about N s^2 / 3: the run diverges once
+    lr N s^2 / 3 > 2 (the paper's Fig. 10a settings, N = 1000, lr 0.01, s = 1, give 3.3).
+    """
+
+    input_size: int = Field(100, ge=1, description="N, size of each task's input x_i")
+    embedding_size: int = Field(
+        100, ge=1, description="the paper's M (not steps_per_doc): rows of P, size of w"
+    )
+    input_scale: float = Field(1.0, gt=0, description="s: x_i ~ Unif(-s, s)^N")
+    init_std: float | None = Field(None, gt=0, description="std of P's entries (default 1/N)")
+
+
 class ModelConfig(_Section):
     name: str = Field(
         "builtin:tiny-neox",
-        description="hub id (EleutherAI/pythia-1b), local directory, or builtin:tiny-neox",
+        description="hub id (EleutherAI/pythia-1b), local directory, builtin:tiny-neox, or "
+        "the toy model toy:identity / toy:inverse",
     )
     revision: str = Field("main", description="hub revision, e.g. step0 for Pythia's init")
     pretrained: bool = Field(True, description="load weights; false builds from config")
@@ -94,13 +115,19 @@ class ModelConfig(_Section):
         False, description="freeze the input token (and position) embeddings"
     )
     lora: LoraConfig | None = Field(None, description="train LoRA adapters only (needs peft)")
+    toy: ToyConfig = Field(default_factory=ToyConfig, description="the toy model's sizes")
+
+    @property
+    def is_toy(self) -> bool:
+        """A toy model name (``toy:...``; unknown ones are refused by name when loading)."""
+        return self.name.startswith("toy:")
 
 
 class DataConfig(_Section):
     source: str = Field(
         "builtin",
-        description="builtin corpus, synthetic_images, a local .jsonl/.txt file or folder, or "
-        "a Hugging Face dataset name such as cnn_dailymail",
+        description="builtin corpus, synthetic_images, toy (the toy model's tasks), a local "
+        ".jsonl/.txt file or folder, or a Hugging Face dataset name such as cnn_dailymail",
     )
     dataset_config: str | None = Field(None, description="HF dataset config, e.g. 3.0.0")
     split: str = "train"
@@ -115,6 +142,12 @@ class DataConfig(_Section):
         None, description="second field of the same documents, evaluated into heldout_loss"
     )
     image_size: int = Field(32, ge=2, le=256, description="side of synthetic images in pixels")
+    documents: Literal["records", "wikitext_articles"] = Field(
+        "records",
+        description="records: each record (JSONL line, dataset row, blank-line-separated block "
+        "of a .txt file) is a document; wikitext_articles: the records are wikitext lines, "
+        "joined into one document per article (split at top-level ' = Title = ' headings)",
+    )
 
 
 class ScheduleConfig(_Section):
@@ -211,6 +244,11 @@ class CheckpointConfig(_Section):
         "auto", description="auto: every document below 20M parameters, else every epoch"
     )
     keep: int = Field(2, ge=1, description="newest checkpoints kept")
+    keep_epochs: tuple[int, ...] = Field(
+        (),
+        description="also keep the checkpoint after each of these epochs (1 = after the first), "
+        "whatever `every` says: `reawaken pairwise RUN --epoch N` starts from it",
+    )
 
 
 class RunConfig(_Section):
@@ -231,6 +269,12 @@ class RunConfig(_Section):
         """Checks that need two sections: order and window against T and C."""
         num_docs, context = self.data.num_docs, self.data.context_length
         schedule = self.schedule
+        if self.model.is_toy != (self.data.source == "toy"):
+            raise ValueError(
+                "the toy model (model.name toy:identity or toy:inverse) and data.source 'toy' "
+                f"go together; got model.name {self.model.name!r} with data.source "
+                f"{self.data.source!r}"
+            )
         if schedule.fixed_prefix >= num_docs:
             raise ValueError(
                 f"schedule.fixed_prefix {schedule.fixed_prefix} must be below data.num_docs "
@@ -257,6 +301,12 @@ class RunConfig(_Section):
                     f"(context_length - window_size) // 2 = {room}, so every shifted window "
                     "fits in the document"
                 )
+        late = [e for e in self.checkpoint.keep_epochs if not 1 <= e <= schedule.num_epochs]
+        if late:
+            raise ValueError(
+                f"checkpoint.keep_epochs {late} must lie in 1..schedule.num_epochs "
+                f"{schedule.num_epochs} (N = the checkpoint after the N-th epoch)"
+            )
         optimizer = self.optimizer
         units = self.total_steps
         if optimizer.schedule_unit == "doc":

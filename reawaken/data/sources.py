@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from reawaken.config import LOCAL_DATA_SUFFIXES, DataConfig
+from reawaken.config import GENERATED_SOURCES, LOCAL_DATA_SUFFIXES, DataConfig
 from reawaken.data.images import POOL_SIZE, synthetic_image, synthetic_image_id
+from reawaken.data.wikitext import split_articles
 from reawaken.errors import ConfigError
 
 __all__ = ["RawDocument", "builtin_corpus_path", "read_source"]
@@ -158,6 +159,44 @@ def _synthetic_images(config: DataConfig, wanted: int, seed: int) -> list[RawDoc
     ]
 
 
+def _wikitext_lines(config: DataConfig) -> list[str]:
+    """The lines of a wikitext corpus: a local text file, a JSONL file or a dataset's rows."""
+    if config.heldout_field is not None:
+        raise ConfigError(
+            "config key 'data.heldout_field' does not apply to data.documents "
+            "wikitext_articles (articles have no second field); set it to null"
+        )
+    local = Path(config.source).expanduser()
+    if config.source in GENERATED_SOURCES or local.is_dir():
+        raise ConfigError(
+            f"config key 'data.documents': wikitext_articles needs wikitext lines (a .txt file "
+            f"such as wiki.train.tokens, a .jsonl file or a dataset such as wikitext); "
+            f"data.source {config.source!r} has none"
+        )
+    if local.is_file() and local.suffix in (".jsonl", ".json"):
+        return [d.text for d in _read_jsonl(local, config.text_field)]
+    if local.is_file():
+        with local.open() as lines:
+            return list(lines)
+    dataset = _load_hf_dataset(config)
+    if config.text_field not in dataset.column_names:
+        raise ConfigError(
+            f"dataset {config.source!r} has no field {config.text_field!r} (set "
+            f"data.text_field; fields: {', '.join(dataset.column_names)})"
+        )
+    return list(dataset[config.text_field])
+
+
+def _wikitext_articles(config: DataConfig) -> list[RawDocument]:
+    articles = split_articles(_wikitext_lines(config))
+    if not articles:
+        raise ConfigError(
+            f"data.source {config.source!r} has no top-level ' = Title = ' heading line, so "
+            "no wikitext article (data.documents: wikitext_articles)"
+        )
+    return [RawDocument(f"{i}:{title}", text) for i, (title, text) in enumerate(articles)]
+
+
 def read_source(config: DataConfig, wanted: int, seed: int) -> list[RawDocument]:
     """The ``wanted`` documents chosen from ``config.source`` (seeded, without replacement).
 
@@ -165,7 +204,10 @@ def read_source(config: DataConfig, wanted: int, seed: int) -> list[RawDocument]
     ``data.image_size`` pixels), a .jsonl/.txt file, a folder of .txt files (one document
     each), a Hugging Face dataset name (``cnn_dailymail``) or a folder of data files that
     ``datasets.load_dataset`` reads (a local copy of a hub dataset). With
-    ``data.heldout_field`` each document also carries that field's text.
+    ``data.heldout_field`` each document also carries that field's text. With
+    ``data.documents: wikitext_articles`` the records are wikitext lines and each document is
+    one article (:func:`reawaken.data.wikitext.split_articles`), its ``source_id``
+    ``<article index>:<title>``.
 
     Examples
     --------
@@ -176,6 +218,9 @@ def read_source(config: DataConfig, wanted: int, seed: int) -> list[RawDocument]
     """
     source, heldout_field = config.source, config.heldout_field
     local = Path(source).expanduser()
+    if config.documents == "wikitext_articles":
+        pool = _wikitext_articles(config)
+        return [pool[i] for i in _choose(len(pool), wanted, config, seed)]
     if source == "synthetic_images":
         return _synthetic_images(config, wanted, seed)
     if source == "builtin":

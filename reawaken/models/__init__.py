@@ -13,11 +13,14 @@ from reawaken.models.tiny import (
     save_tiny_model,
     smoke_model_dir,
 )
+from reawaken.models.toy import ToyModel, build_toy
 from reawaken.models.trainable import transformer_blocks
 
 __all__ = [
     "ColourQuantizer",
     "LoadedModel",
+    "ToyModel",
+    "build_toy",
     "builtin_model_dir",
     "load_model",
     "model_family",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from reawaken.plots.export import write_figures
 from reawaken.plots.large import for_browser
 from reawaken.plots.matrix import recovery_matrix_plot, symmetric_limit
+from reawaken.plots.mechanism import update_magnitudes_plot, weight_residual_similarity_plot
 from reawaken.plots.recovery import (
     aligned_curves_plot,
     document_loss,
@@ -16,7 +17,11 @@ from reawaken.plots.recovery import (
     online_loss,
     recovery_scores,
 )
-from reawaken.plots.representations import document_similarity, snapshot_similarity
+from reawaken.plots.representations import (
+    document_points,
+    document_similarity,
+    snapshot_similarity,
+)
 from reawaken.plots.sweep import sweep_scores
 from reawaken.plots.trajectory import (
     trajectory_panels,
@@ -27,6 +32,7 @@ from reawaken.plots.trajectory import (
 __all__ = [
     "aligned_curves_plot",
     "document_loss",
+    "document_points",
     "document_similarity",
     "for_browser",
     "loss_heatmap",
@@ -37,6 +43,8 @@ __all__ = [
     "sweep_scores",
     "symmetric_limit",
     "trajectory_panels",
+    "update_magnitudes_plot",
+    "weight_residual_similarity_plot",
     "weight_trajectory_3d",
     "weight_trajectory_plot",
     "write_figures",

@@ -17,12 +17,14 @@ from typing import IO
 
 import holoviews as hv
 import matplotlib.pyplot as plt
+import numpy as np
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
 from reawaken.errors import ReawakenError
 from reawaken.plots.matrix import recovery_matrix_plot, symmetric_limit
+from reawaken.plots.mechanism import update_magnitudes_plot, weight_residual_similarity_plot
 from reawaken.plots.recovery import (
     aligned_curves_plot,
     document_loss,
@@ -30,12 +32,17 @@ from reawaken.plots.recovery import (
     online_loss,
     recovery_scores,
 )
-from reawaken.plots.representations import document_similarity, snapshot_similarity
+from reawaken.plots.representations import (
+    document_points,
+    document_similarity,
+    snapshot_similarity,
+)
 from reawaken.plots.style import for_paper, run_colors, steps_per_epoch
 from reawaken.plots.trajectory import trajectory_panels, weight_trajectory_3d
 from reawaken.store.reader import open_run
 
 __all__ = [
+    "DEFAULT_FIGURE_SETS",
     "FIGURE_SETS",
     "FORMATS",
     "PAPER_SIZES",
@@ -53,10 +60,15 @@ FORMATS = ("png", "svg", "pdf")
 #: The families ``--what`` chooses from, and the figures each writes.
 FIGURE_SETS = {
     "recovery": "recovery_doc<d>, aligned_curves, recovery_scores, online_loss, loss_heatmap",
-    "matrix": "recovery_matrix, recovery_matrix_by_distance",
+    "matrix": "recovery_matrix, recovery_matrix_by_distance, pairwise_recovery (if stored)",
     "similarity": "similarity_docs, similarity_doc<d>_snapshots",
+    "points": "points_pca (documents' PCA at 4 snapshots; Fig. 11)",
+    "mechanism": "gradient_similarity, weight_residual_similarity, update_magnitudes_doc<d> "
+    "(Fig. 8a, 8c, 22; each if the run stored its probes)",
     "trajectory": "trajectory_pca, trajectory_pca3d",
 }
+#: What ``reawaken figures`` writes without ``--what``: the sets every run can make.
+DEFAULT_FIGURE_SETS = ("recovery", "matrix", "similarity", "trajectory")
 Figure = hv.core.Dimensioned
 #: Print size of each kind of figure (:func:`for_paper` options); the default is one column.
 PAPER_SIZES: dict[str, dict[str, float]] = {
@@ -142,6 +154,10 @@ def _matrix(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
         for name, ds in runs.items()
         for by_distance, stem in ((False, "recovery_matrix"), (True, "recovery_matrix_by_distance"))
     }
+    for name, ds in runs.items():
+        if "pairwise_loss_change" in ds:  # `reawaken pairwise` (Fig. 8b, 23)
+            pairwise = analysis.pairwise_recovery(ds)
+            matrices[f"pairwise_recovery{_suffix(runs, name)}"] = pairwise
     # One colour scale for all, so that matrices side by side compare by colour.
     limit = symmetric_limit(*matrices.values())
     return {
@@ -170,6 +186,60 @@ def _similarity(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str
             figures[f"similarity_doc{doc}_snapshots{_suffix(runs, name)}"] = paper_figure(
                 "similarity", figure
             )
+    return figures
+
+
+def _points(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
+    from reawaken import analysis
+
+    figures: dict[str, Figure] = {}
+    for name, ds in runs.items():
+        if "activation" not in ds or ds.sizes.get("snapshot", 0) == 0:
+            logger.warning("run %s has no activation snapshots: points figure skipped", name)
+            continue
+        pca = analysis.representation_pca(ds)
+        written = np.flatnonzero(np.isfinite(pca["projection"].values).all(axis=(1, 2)))
+        if not len(written):
+            continue
+        chosen = np.unique(written[np.linspace(0, len(written) - 1, 4).round().astype(int)])
+        panels = [document_points(pca.isel(snapshot=int(s))) for s in chosen]
+        layout = hv.Layout(panels).cols(len(panels))
+        figures[f"points_pca{_suffix(runs, name)}"] = for_paper(
+            layout, width=3.0 * len(panels), aspect=1.1 * len(panels)
+        )
+    return figures
+
+
+def _mechanism(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str, Figure]:
+    from reawaken import analysis
+
+    figures: dict[str, Figure] = {}
+    for name, ds in runs.items():
+        suffix, per_epoch = _suffix(runs, name), steps_per_epoch(ds)
+        if ds.sizes.get("snapshot", 0) < 2:
+            logger.warning("run %s has no snapshots: mechanism figures skipped", name)
+            continue
+        if "grad_sketch" in ds:
+            similarity = analysis.gradient_similarity(ds)
+            figures[f"gradient_similarity{suffix}"] = for_paper(
+                document_similarity(similarity, method="gradient cosine"), aspect=1.15
+            )
+        source = next((s for s in ("weight_sketch", "weight") if s in ds), None)
+        if source is not None and ds.sizes["snapshot"] >= 3:
+            residual = analysis.weight_residual_similarity(ds, source=source)
+            figures[f"weight_residual_similarity{suffix}"] = for_paper(
+                weight_residual_similarity_plot(residual, steps_per_epoch=per_epoch),
+                aspect=1.15,
+            )
+        if "activation" in ds:
+            for doc in docs:
+                source_name = source or "weight_sketch"
+                magnitudes = analysis.update_magnitudes(ds, doc=doc, source=source_name)
+                figures[f"update_magnitudes_doc{doc}{suffix}"] = for_paper(
+                    update_magnitudes_plot(magnitudes, steps_per_epoch=per_epoch),
+                    width=7.0,
+                    aspect=2.6,
+                )
     return figures
 
 
@@ -202,7 +272,7 @@ def _suffix(runs: Mapping[str, xr.Dataset], name: str) -> str:
 def build_figures(
     runs: Mapping[str, xr.Dataset],
     *,
-    what: Sequence[str] = tuple(FIGURE_SETS),
+    what: Sequence[str] = DEFAULT_FIGURE_SETS,
     docs: Sequence[int] = (0,),
     colors: Mapping[str, str] | None = None,
 ) -> dict[str, Figure]:
@@ -235,6 +305,10 @@ def build_figures(
         figures |= _matrix(runs)
     if "similarity" in what:
         figures |= _similarity(runs, docs)
+    if "points" in what:
+        figures |= _points(runs)
+    if "mechanism" in what:
+        figures |= _mechanism(runs, docs)
     if "trajectory" in what:
         figures |= _trajectory(runs)
     return figures
@@ -245,7 +319,7 @@ def write_figures(
     out_dir: str | Path,
     *,
     formats: Sequence[str] = ("png",),
-    what: Sequence[str] = tuple(FIGURE_SETS),
+    what: Sequence[str] = DEFAULT_FIGURE_SETS,
     docs: Sequence[int] = (0,),
     dpi: int = 300,
     colors: Mapping[str, str] | None = None,
@@ -261,8 +335,8 @@ def write_figures(
     formats
         Any of ``png``, ``svg``, ``pdf``.
     what
-        Any of ``recovery``, ``matrix``, ``similarity``, ``trajectory`` (see
-        :data:`FIGURE_SETS`).
+        Any of the sets in :data:`FIGURE_SETS` (default :data:`DEFAULT_FIGURE_SETS`;
+        ``points`` and ``mechanism`` need snapshot probes).
     docs
         Documents for the single-document figures.
     dpi

@@ -43,7 +43,9 @@ def recovery_matrix_plot(
     Parameters
     ----------
     matrix
-        (``doc``, ``trained_doc``) or, ordered by cyclic distance, (``doc``, ``distance``).
+        (``doc``, ``trained_doc``) or, ordered by cyclic distance, (``doc``, ``distance``):
+        :func:`reawaken.analysis.recovery_matrix` (in-run), or
+        :func:`reawaken.analysis.pairwise_recovery` (from one checkpoint; titled so).
     limit
         Colour limits are ``(-limit, limit)``; give matrices drawn side by side the same one
         (:func:`symmetric_limit` of all of them). Default: this matrix's own.
@@ -63,6 +65,9 @@ def recovery_matrix_plot(
             f"{matrix.dims}; select one run first (e.g. matrix.sel(run=...))"
         )
     matrix = matrix.transpose("doc", x_name)
+    title = "Pairwise recovery (negative: j helps i)"
+    if matrix.name == "pairwise_recovery":  # the authors' version, from one checkpoint
+        title = f"Pairwise recovery from the checkpoint after epoch {matrix.attrs.get('epoch')}"
     limit = symmetric_limit(matrix) if limit is None else float(limit)
     z = hv.Dimension("loss_change", label="change in loss of i", unit="nats")
     element = image(
@@ -78,7 +83,7 @@ def recovery_matrix_plot(
         bokeh={
             "tools": ["hover"],
             "clabel": "change in loss of i (nats)",
-            "title": "Pairwise recovery (negative: j helps i)",
+            "title": title,
         },
         matplotlib={"clabel": "change in loss of i (nats)"},
     )

@@ -1,8 +1,10 @@
-"""Representation similarity: documents against each other at a snapshot, or one over time.
+"""Representations: similarity between documents or over time, and the documents' PCA.
 
 Draws :func:`reawaken.analysis.representation_similarity` results (paper Fig. 8d): a
 (doc x doc) matrix at one snapshot, or one document's (snapshot x snapshot) matrix whose
-blocks show its representation settling epoch by epoch.
+blocks show its representation settling epoch by epoch; and
+:func:`reawaken.analysis.representation_pca` at one snapshot (paper Fig. 11: the toy's
+points on a circle in task order).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import xarray as xr
 
 from reawaken.plots.style import DOC, image, styled
 
-__all__ = ["document_similarity", "snapshot_similarity"]
+__all__ = ["document_points", "document_similarity", "snapshot_similarity"]
 
 _SIMILARITY = hv.Dimension("similarity", label="similarity")
 
@@ -123,3 +125,45 @@ def snapshot_similarity(
         for kind in (hv.VLine, hv.HLine)
     ]
     return styled(element * lines[0] * lines[1], bokeh={"title": title})
+
+
+def document_points(pca: xr.Dataset) -> hv.Overlay:
+    """The documents in the plane of their top two principal components, joined in order.
+
+    A closed path visits the documents in index order (the cycle), over points coloured by
+    document: on a circle in order, the path is a ring; out of order, it criss-crosses.
+
+    Parameters
+    ----------
+    pca
+        :func:`reawaken.analysis.representation_pca` at one snapshot: ``projection``
+        (``doc``, ``component``) with at least two components.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> angle = np.arange(5) * 2 * np.pi / 5
+    >>> pca = xr.Dataset({"projection": (("doc", "component"),
+    ...     np.stack([np.cos(angle), np.sin(angle)], axis=1))},
+    ...     coords={"doc": np.arange(5), "component": [1, 2]})
+    >>> overlay = document_points(pca)
+    >>> len(overlay.Points.I), len(overlay.Path.I.data[0])
+    (5, 6)
+    """
+    projection = pca["projection"].transpose("doc", "component").values
+    docs = pca["doc"].values
+    x, y = projection[:, 0], projection[:, 1]
+    first, second = hv.Dimension("pc1", label="PC 1"), hv.Dimension("pc2", label="PC 2")
+    ring = hv.Path([np.stack([np.r_[x, x[:1]], np.r_[y, y[:1]]], axis=1)], kdims=[first, second])
+    points = hv.Points({"pc1": x, "pc2": y, "doc": docs}, kdims=[first, second], vdims=[DOC])
+    title = "Documents' PCA"
+    if "snapshot_step" in pca.coords and pca["snapshot_step"].ndim == 0:
+        title += f", step {int(pca['snapshot_step'])}"
+    ring = styled(ring, common={"color": "#999999"}, bokeh={"line_width": 1})
+    points = styled(
+        points,
+        common={"color": "doc", "cmap": "twilight", "colorbar": True},
+        bokeh={"size": 8, "tools": ["hover"], "clabel": "document"},
+        matplotlib={"s": 30, "clabel": "document"},
+    )
+    return styled(ring * points, common={"title": title})

@@ -20,6 +20,7 @@ import xarray as xr
 __all__ = [
     "BEFORE_TRAINING",
     "COORDINATES",
+    "POST_RUN_DIMS",
     "SCHEMA_VERSION",
     "STATUSES",
     "VARIABLES",
@@ -45,7 +46,8 @@ class VariableSpec:
     ``long_name`` and ``units`` become the array's CF attributes; ``description`` is its row in
     the schema table. An optional variable (``required=False``) is in a store when every one
     of its dims has a size there and, if ``switch`` names a flag of :class:`StoreLayout`, when
-    that flag is set.
+    that flag is set. A ``post_run`` variable is never in the template: a command adds it to
+    a finished store (``pairwise_loss_change``, by ``reawaken pairwise``).
     """
 
     dims: tuple[str, ...]
@@ -55,6 +57,7 @@ class VariableSpec:
     units: str = ""
     required: bool = True
     switch: str = ""
+    post_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,10 @@ VARIABLES: dict[str, VariableSpec] = {
         "L2 norm of the step's gradient over all parameters",
     ),
     "tokens": VariableSpec(
-        ("doc", "token"), "int32", "token ids (-1 = padding)", "token ids evaluated (-1 = padding)"
+        ("doc", "token"),
+        "int32",
+        "token ids (-1 = padding)",
+        "token ids evaluated (-1 = padding; the toy model: each task's index)",
     ),
     "heldout_loss": VariableSpec(
         ("step", "heldout_doc"),
@@ -139,7 +145,19 @@ VARIABLES: dict[str, VariableSpec] = {
         required=False,
         switch="token_loss",
     ),
+    "pairwise_loss_change": VariableSpec(
+        ("source_doc", "doc"),
+        "float32",
+        "change in each document's loss after M steps on source_doc alone, from one checkpoint",
+        "added by `reawaken pairwise RUN --epoch N`: each document's loss change after M "
+        "steps on `source_doc` alone from the checkpoint after epoch N (attrs `epoch`, `step`)",
+        "nats",
+        required=False,
+        post_run=True,
+    ),
 }
+#: Dims that only variables added after the run have.
+POST_RUN_DIMS = ("source_doc",)
 
 COORDINATES: dict[str, CoordinateSpec] = {
     "step": CoordinateSpec(("step",), "int64", "0 = before any update, s = after the s-th"),
@@ -164,6 +182,9 @@ COORDINATES: dict[str, CoordinateSpec] = {
     "hidden": CoordinateSpec(("hidden",), "int64", "hidden unit"),
     "sketch": CoordinateSpec(("sketch",), "int64", "sketch bucket"),
     "param": CoordinateSpec(("param",), "int64", "entry of the flattened chosen parameters"),
+    "source_doc": CoordinateSpec(
+        ("source_doc",), "int64", "document trained alone by `reawaken pairwise`"
+    ),
 }
 
 
@@ -228,6 +249,7 @@ def dim_sizes(layout: StoreLayout) -> dict[str, int | None]:
         "hidden": layout.hidden_size if activations else None,
         "sketch": layout.sketch_size or None,
         "param": layout.weight_size or None,
+        "source_doc": None,  # only after the run, when `reawaken pairwise` adds its variable
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from reawaken.errors import StoreError
 
 __all__ = [
     "Checkpoint",
+    "checkpoint_at",
     "checkpoint_dir",
     "latest_checkpoint",
     "load_checkpoint",
@@ -61,8 +63,12 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
     *,
     keep: int = 2,
+    protect: Collection[int] = (),
 ) -> Checkpoint:
-    """Write the state after ``step`` atomically, then drop all but the newest ``keep``."""
+    """Write the state after ``step`` atomically, then drop all but the newest ``keep``.
+
+    Checkpoints at the steps in ``protect`` are never dropped (``checkpoint.keep_epochs``).
+    """
     root = checkpoint_dir(store_path)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:09d}"
@@ -92,7 +98,8 @@ def save_checkpoint(
         shutil.rmtree(final)
     staging.rename(final)
     for old in sorted(_complete(root), key=lambda c: c.step)[:-keep]:
-        shutil.rmtree(old.path, ignore_errors=True)
+        if old.step not in protect:
+            shutil.rmtree(old.path, ignore_errors=True)
     for partial in root.glob("*.partial-*"):
         if partial != staging:
             shutil.rmtree(partial, ignore_errors=True)
@@ -114,6 +121,12 @@ def latest_checkpoint(store_path: str | Path, *, at_most: int | None = None) -> 
         c for c in _complete(checkpoint_dir(store_path)) if at_most is None or c.step <= at_most
     ]
     return max(candidates, key=lambda c: c.step, default=None)
+
+
+def checkpoint_at(store_path: str | Path, step: int) -> Checkpoint | None:
+    """The complete checkpoint taken exactly after ``step``, if there is one."""
+    found = latest_checkpoint(store_path, at_most=step)
+    return found if found is not None and found.step == step else None
 
 
 def load_checkpoint(

@@ -11,8 +11,9 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,32 +21,25 @@ import torch
 from tqdm.auto import tqdm
 
 from reawaken.config import RunConfig
-from reawaken.data import DocumentSet
 from reawaken.errors import ConfigError, RunFailed, RunInterrupted, StoreError
-from reawaken.models import LoadedModel
 from reawaken.store.lock import attrs_owner, lock_path, store_lock
 from reawaken.store.reader import attribute_problems, config_digest, read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
 from reawaken.train.checkpoint import (
+    checkpoint_at,
     checkpoint_dir,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
-from reawaken.train.evaluate import Evaluation, evaluate_documents, make_batches
-from reawaken.train.noise import TrainingNoise
+from reawaken.train.evaluate import Evaluation
 from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
 from reawaken.train.resources import check_resources, check_store_size
-from reawaken.train.setup import (
-    evaluated_documents,
-    prepare,
-    snapshot_steps,
-    store_layout,
-    versions,
-)
+from reawaken.train.setup import prepare, snapshot_steps, store_layout, versions
 from reawaken.train.signals import signals_held, sigterm_as_interrupt
 from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set_lr, train_step
+from reawaken.train.workload import Workload, torch_threads
 
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
 
@@ -64,46 +58,25 @@ class RunResult:
 
 
 class CyclicRun:
-    """One run's model, documents, order and store; :meth:`train` does the work."""
+    """One run's workload (model and documents), order and store; :meth:`train` does the work."""
 
     def __init__(
         self,
         config: RunConfig,
-        loaded: LoadedModel,
-        documents: DocumentSet,
+        workload: Workload,
         writer: RunWriter,
         order: np.ndarray,
         layers: list[int],
     ) -> None:
         self.config = config
-        self.model = loaded.model
-        self.device = loaded.device
-        self.documents = documents
+        self.workload = workload
+        self.model = workload.model
+        self.device = workload.device
         self.writer = writer
         self.order = order
         self.layers = layers
         self.steps_per_doc = config.schedule.steps_per_doc
         self.total_steps = config.total_steps
-        self.examples = [torch.tensor([ids], device=self.device) for ids in documents.input_ids]
-        self.noise = TrainingNoise(config, pad_id=loaded.pad_id)
-        self.evaluated = evaluated_documents(config, documents)
-        self.batches = make_batches(
-            self.evaluated,
-            pad_id=loaded.pad_id,
-            device=self.device,
-            batch_size=config.evaluation.batch_size,
-        )
-        heldout = documents.heldout
-        self.heldout_batches = (
-            make_batches(
-                heldout,
-                pad_id=loaded.pad_id,
-                device=self.device,
-                batch_size=config.evaluation.batch_size,
-            )
-            if heldout is not None
-            else []
-        )
         self.snapshot_steps = snapshot_steps(config)
         self.snapshot_set = {int(s) for s in self.snapshot_steps}
         probes = config.probes
@@ -120,33 +93,15 @@ class CyclicRun:
             large = sum(p.numel() for p in self.model.parameters()) > LARGE_MODEL
             every = "epoch" if large else "doc"
         self.checkpoint_every = config.steps_between(every)
+        epoch_steps = self.steps_per_doc * len(workload)
+        self.kept_steps = {epoch * epoch_steps for epoch in config.checkpoint.keep_epochs}
 
     def evaluate(self, *, at_snapshot: bool) -> Evaluation:
         """Every document's loss; at a snapshot also the probes that evaluation computes."""
-        return evaluate_documents(
-            self.model,
-            self.batches,
-            layers=self.layers if at_snapshot else (),
-            chunk_tokens=self.config.evaluation.chunk_tokens,
-            autocast=self.config.model.autocast,
+        return self.workload.evaluate(
+            self.layers if at_snapshot else (),
             token_losses=at_snapshot and self.config.probes.token_loss,
         )
-
-    def evaluate_heldout(self) -> torch.Tensor | None:
-        """Loss of each document's second text (``data.heldout_field``), if configured."""
-        if not self.heldout_batches:
-            return None
-        return evaluate_documents(
-            self.model,
-            self.heldout_batches,
-            chunk_tokens=self.config.evaluation.chunk_tokens,
-            autocast=self.config.model.autocast,
-        ).loss
-
-    def training_example(self, doc: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, labels) of one step on ``doc``: the document, or its perturbed copy."""
-        example = self.examples[doc]
-        return self.noise(example) if self.noise.active else (example, example)
 
     def snapshot(self, evaluation: Evaluation) -> dict[str, np.ndarray]:
         """The probes at the current weights, as host arrays named as in the store."""
@@ -159,7 +114,9 @@ class CyclicRun:
             change = (p - p0 for p, p0 in zip(self.model.parameters(), self.initial, strict=True))
             arrays["weight_sketch"] = self.sketch(change)
             if self.config.probes.grad_sketch:
-                arrays["grad_sketch"] = gradient_sketches(self.model, self.examples, self.sketch)
+                arrays["grad_sketch"] = gradient_sketches(
+                    self.model, self.workload.document_loss, len(self.workload), self.sketch
+                )
         if self.config.probes.weights:
             arrays["weight"] = copy_weights(self.model, self.config.probes.weights)
         return {name: values.cpu().numpy() for name, values in arrays.items()}
@@ -168,7 +125,7 @@ class CyclicRun:
         """Step 0: every document's loss (and snapshot 0) before any update."""
         evaluation = self.evaluate(at_snapshot=len(self.snapshot_steps) > 0)
         arrays = {"loss": evaluation.loss.cpu().numpy()[None]}
-        heldout = self.evaluate_heldout()
+        heldout = self.workload.evaluate_heldout()
         if heldout is not None:
             arrays["heldout_loss"] = heldout.cpu().numpy()[None]
         self.writer.write_steps(0, arrays)
@@ -188,9 +145,7 @@ class CyclicRun:
             checkpoint = latest_checkpoint(self.writer.path, at_most=step)
             if checkpoint is None or checkpoint.step != step:
                 raise StoreError(f"no checkpoint at step {step} beside {self.writer.path}")
-            extra = load_checkpoint(checkpoint, self.model, self.optimizer)
-            if "noise" in extra:  # the masks and shifts continue where the run left them
-                self.noise.load_state_dict(extra["noise"])
+            self.workload.load_state_dict(load_checkpoint(checkpoint, self.model, self.optimizer))
         self.writer.clear_after(step)
         self.completed_steps = step
         self.writer.set_progress(step)
@@ -204,29 +159,34 @@ class CyclicRun:
             if self.config.optimizer.reset_per_doc and step:
                 self.optimizer = build_optimizer(self.model, self.config.optimizer)
             first_step = step + 1  # the step after the block's first update
-            block = BlockBuffer(self.steps_per_doc, len(self.documents))
+            block = BlockBuffer(self.steps_per_doc, len(self.workload))
             for grad_step in range(self.steps_per_doc):
-                inputs, labels = self.training_example(doc)
                 set_lr(self.optimizer, self.lr_at(step + 1))
-                block.record_update(train_step(self.model, self.optimizer, inputs, labels))
+                update = train_step(
+                    self.model, self.optimizer, partial(self.workload.training_loss, doc)
+                )
+                self.workload.after_update(doc)
+                block.record_update(update)
                 step += 1
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
                 if every_step or last:
                     evaluation = self.evaluate(at_snapshot=snapshot_due)
-                    block.record_loss(grad_step, evaluation.loss, self.evaluate_heldout())
+                    block.record_loss(grad_step, evaluation.loss, self.workload.evaluate_heldout())
             snapshot = self.snapshot(evaluation) if snapshot_due else None
             with signals_held():  # a stop must not split a block's data from its progress
                 self.write_block(first_step, block, snapshot)
             block.raise_if_not_finite(first_step, doc, epoch)
-            if self.checkpoint_every and step % self.checkpoint_every == 0:
+            due = bool(self.checkpoint_every) and step % self.checkpoint_every == 0
+            if due or step in self.kept_steps:
                 save_checkpoint(
                     self.writer.path,
                     step,
                     self.model,
                     self.optimizer,
-                    extra={"noise": self.noise.state_dict()},
+                    extra=self.workload.state_dict(),
                     keep=self.config.checkpoint.keep,
+                    protect=self.kept_steps,
                 )
             progress.update(self.steps_per_doc)
             progress.set_postfix(
@@ -263,12 +223,12 @@ def _owner() -> dict[str, object]:
 def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> RunResult:
     """Train to the end, marking the store on any stop; the data written so far is kept."""
     writer, path = run.writer, run.writer.path
-    total = len(run.order) * len(run.documents) * run.steps_per_doc
+    total = len(run.order) * len(run.workload) * run.steps_per_doc
     bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
     try:
-        with sigterm_as_interrupt(), bar:
+        with sigterm_as_interrupt(), bar, torch_threads(run.workload.threads):
             if fresh:
-                writer.write_array("tokens", run.evaluated.token_matrix())
+                writer.write_array("tokens", run.workload.token_matrix())
                 run.write_start()
             run.train(bar)
     except KeyboardInterrupt as stop:
@@ -292,16 +252,19 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
             f"steps written so far are kept in {path}"
         ) from error
     writer.mark("completed")
-    _keep_final_checkpoint(path)
+    _keep_final_checkpoint(path, protect=run.kept_steps)
     return RunResult(path, "completed", run.completed_steps, time.perf_counter() - started)
 
 
-def _keep_final_checkpoint(store_path: Path) -> None:
-    """A completed run needs no resume: keep only its final weights (step-N), for inspection."""
+def _keep_final_checkpoint(store_path: Path, *, protect: Collection[int] = ()) -> None:
+    """A completed run needs no resume: keep its final weights (step-N), for inspection, and
+    the checkpoints ``checkpoint.keep_epochs`` asks for (``reawaken pairwise`` starts there)."""
     final = latest_checkpoint(store_path)
+    kept = {checkpoint_at(store_path, step) for step in protect} | {final}
+    kept_paths = {checkpoint.path for checkpoint in kept if checkpoint is not None}
     root = checkpoint_dir(store_path)
     for entry in root.iterdir() if root.is_dir() else []:
-        if final is None or entry != final.path:
+        if entry not in kept_paths:
             shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -338,8 +301,8 @@ def run_experiment(
         if not locked_before and (store_path / "zarr.json").is_file():
             _refuse_unlocked_writer(store_path, read_attrs(store_path))
         ensure_writable(store_path, overwrite=overwrite)
-        loaded, documents, order, layers = prepare(config)
-        layout = store_layout(config, loaded, documents, order, layers)
+        workload, order, layers = prepare(config)
+        layout = store_layout(config, workload, order, layers)
         config_json = config.to_json()
         attrs = {
             "schema_version": SCHEMA_VERSION,
@@ -349,14 +312,14 @@ def run_experiment(
             "seed": config.seed,
             "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
             "versions": versions(),
-            **loaded.info,
+            **workload.info,
             **_owner(),
         }
         template = run_template(layout, attrs)
         check_store_size(template, store_path)
         writer = RunWriter.create(store_path, template, overwrite=overwrite)
         shutil.rmtree(checkpoint_dir(store_path), ignore_errors=True)
-        run = CyclicRun(config, loaded, documents, writer, order, layers)
+        run = CyclicRun(config, workload, writer, order, layers)
         return _execute(run, fresh=True, progress=progress, started=started)
 
 
@@ -413,15 +376,15 @@ def resume_experiment(
             raise ConfigError(
                 f"cannot resume {store_path} with a different config: " + "; ".join(changed)
             )
-        loaded, documents, order, layers = prepare(stored)
-        if loaded.info["weights_sha256"] != attrs.get("weights_sha256"):
+        workload, order, layers = prepare(stored)
+        if workload.info["weights_sha256"] != attrs.get("weights_sha256"):
             raise ConfigError(
                 f"cannot resume {store_path}: the model {stored.model.name!r} now has other "
                 "initial weights than the run started with (a moved hub revision or a changed "
                 "local folder)"
             )
         writer = RunWriter(store_path)
-        run = CyclicRun(stored, loaded, documents, writer, order, layers)
+        run = CyclicRun(stored, workload, writer, order, layers)
         checkpoint = latest_checkpoint(store_path, at_most=int(attrs.get("completed_steps", 0)))
         writer.update_attrs(status="running", reason="", **_owner())
         run.resume_from(checkpoint.step if checkpoint else 0)

@@ -1,4 +1,4 @@
-"""Everything a run needs before its first step: model, documents, order and store layout."""
+"""Everything a run needs before its first step: workload, order and store layout."""
 
 from __future__ import annotations
 
@@ -6,16 +6,15 @@ import numpy as np
 import torch
 
 from reawaken.config import RunConfig
-from reawaken.data import DocumentSet
-from reawaken.data.documents import read_documents, tokenize_documents
 from reawaken.errors import ConfigError
-from reawaken.models import LoadedModel, load_model
 from reawaken.schedule import training_order
 from reawaken.store.schema import StoreLayout
 from reawaken.train.probes import weight_size
+from reawaken.train.toy import ToyWorkload
+from reawaken.train.workload import LanguageWorkload, Workload
 
 __all__ = [
-    "evaluated_documents",
+    "build_workload",
     "prepare",
     "resolve_layers",
     "snapshot_steps",
@@ -61,61 +60,39 @@ def snapshot_steps(config: RunConfig) -> np.ndarray:
     return np.arange(0, config.total_steps + 1, every) if every else np.array([], dtype=np.int64)
 
 
-def evaluated_documents(config: RunConfig, documents: DocumentSet) -> DocumentSet:
-    """What evaluation sees: the documents, or their centre windows when training shifts them.
-
-    The store's ``tokens`` and ``n_tokens`` describe these, since ``loss`` averages over them.
-    """
-    return documents.windows(config.window_size) if config.noise.windowed else documents
-
-
 def store_layout(
-    config: RunConfig,
-    loaded: LoadedModel,
-    documents: DocumentSet,
-    order: np.ndarray,
-    layers: list[int],
+    config: RunConfig, workload: Workload, order: np.ndarray, layers: list[int]
 ) -> StoreLayout:
-    """The shape of the run's store, from the config and the loaded model and documents."""
+    """The shape of the run's store, from the config and the built model and documents."""
     probes = config.probes
     snapshots = snapshot_steps(config)
-    evaluated = evaluated_documents(config, documents)
     return StoreLayout(
         order=order,
         steps_per_doc=config.schedule.steps_per_doc,
-        n_tokens=evaluated.n_tokens,
-        source_ids=list(documents.source_ids),
+        n_tokens=workload.n_tokens,
+        source_ids=list(workload.source_ids),
         snapshot_steps=snapshots,
         activation_layers=layers if len(snapshots) else [],
-        hidden_size=loaded.model.config.hidden_size,
+        hidden_size=workload.hidden_size,
         sketch_size=probes.sketch_size if len(snapshots) else 0,
         grad_sketch=probes.grad_sketch and bool(probes.sketch_size),
-        weight_size=weight_size(loaded.model, probes.weights) if len(snapshots) else 0,
-        num_heldout_docs=len(documents.heldout) if documents.heldout is not None else 0,
+        weight_size=weight_size(workload.model, probes.weights) if len(snapshots) else 0,
+        num_heldout_docs=workload.num_heldout_docs,
         token_loss=probes.token_loss and bool(len(snapshots)),
     )
 
 
-def _check_positions(loaded: LoadedModel, documents: DocumentSet) -> None:
-    """Documents longer than the model's position table fail deep in torch; say it here."""
-    limit = getattr(loaded.model.config, "max_position_embeddings", None)
-    longest = int(documents.n_tokens.max())
-    if documents.heldout is not None:
-        longest = max(longest, int(documents.heldout.n_tokens.max()))
-    if isinstance(limit, int) and longest > limit:
-        raise ConfigError(
-            f"documents have up to {longest} tokens but the model takes at most {limit} "
-            f"positions: lower data.context_length (or data.image_size for images) to {limit}"
-        )
+def build_workload(config: RunConfig) -> Workload:
+    """The model family's workload: the toy model, or a language (or Image GPT) model."""
+    if config.model.is_toy:
+        return ToyWorkload.build(config)
+    return LanguageWorkload.build(config)
 
 
-def prepare(config: RunConfig) -> tuple[LoadedModel, DocumentSet, np.ndarray, list[int]]:
-    """Load the model and documents and fix the order; seeded, so resume rebuilds the same."""
-    raw = read_documents(config.data, config.seed)  # a bad corpus fails before the model loads
+def prepare(config: RunConfig) -> tuple[Workload, np.ndarray, list[int]]:
+    """Build the model and documents and fix the order; seeded, so resume rebuilds the same."""
     torch.manual_seed(config.seed)
-    loaded = load_model(config.model, seed=config.seed)
-    documents = tokenize_documents(raw, loaded.tokenize, config.data)
-    _check_positions(loaded, documents)
-    order = training_order(config.schedule, len(documents), config.seed)
-    layers = resolve_layers(config.probes.activation_layers, loaded.model.config.num_hidden_layers)
-    return loaded, documents, order, layers
+    workload = build_workload(config)
+    order = training_order(config.schedule, len(workload), config.seed)
+    layers = resolve_layers(config.probes.activation_layers, workload.num_layers)
+    return workload, order, layers

@@ -7,11 +7,11 @@ does not stall on a host sync after every step.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel
 
 from reawaken.config import OptimizerConfig
 from reawaken.errors import RunFailed
@@ -19,7 +19,7 @@ from reawaken.errors import RunFailed
 __all__ = ["BlockBuffer", "StepResult", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
 
 
-def build_optimizer(model: PreTrainedModel, config: OptimizerConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:
     """A fresh optimiser over the trainable parameters (SGD without momentum by default)."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     if config.name == "sgd":
@@ -78,18 +78,27 @@ class StepResult:
 
 
 def train_step(
-    model: PreTrainedModel,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    input_ids: torch.Tensor,
-    labels: torch.Tensor | None = None,
+    compute_loss: Callable[[], torch.Tensor],
 ) -> StepResult:
     """One update on one document.
 
-    ``labels`` default to ``input_ids``; they differ when the inputs are masked.
+    ``compute_loss`` runs the forward pass (in training mode) and returns the scalar loss,
+    e.g. ``lambda: model(input_ids=ids, labels=ids).loss`` for a causal LM.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(2, 1, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(1.0)
+    >>> sgd = torch.optim.SGD(layer.parameters(), lr=0.5)
+    >>> result = train_step(layer, sgd, lambda: layer(torch.ones(2)).sum())
+    >>> float(result.loss), float(result.grad_norm), result.lr, layer.weight.tolist()
+    (2.0, 1.4142135381698608, 0.5, [[0.5, 0.5]])
     """
     model.train()
-    labels = input_ids if labels is None else labels
-    loss = model(input_ids=input_ids, labels=labels).loss
+    loss = compute_loss()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(

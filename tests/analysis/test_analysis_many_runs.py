@@ -64,9 +64,12 @@ CASES: list[tuple[Callable, dict]] = [
     (analysis.representation_similarity, {"method": "cka"}),
     (analysis.representation_similarity, {"doc": 1}),
     (analysis.representation_similarity, {"doc": 1, "method": "cka", "layer": 0}),
+    (analysis.representation_pca, {}),
     (analysis.gradient_similarity, {}),
     (analysis.weight_trajectory, {}),
     (analysis.weight_trajectory, {"source": "weight_sketch", "n_components": 2}),
+    (analysis.weight_residual_similarity, {"window": 2}),
+    (analysis.update_magnitudes, {}),
     (analysis.summary, {}),
 ]
 

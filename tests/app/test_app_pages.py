@@ -11,15 +11,24 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import pytest
+import xarray as xr
 from app_stores import E, M, T, finish_running_store, make_run, make_runs_folder
 
 from reawaken import analysis
 from reawaken.app import data
-from reawaken.app.pages import RecoveryPage, RepresentationsPage, RunsPage, WeightsPage
+from reawaken.app.pages import (
+    MechanismPage,
+    RecoveryPage,
+    RepresentationsPage,
+    RunsPage,
+    WeightsPage,
+)
 from reawaken.app.shell import App
 from reawaken.app.state import AppState
 from reawaken.errors import StoreError
 from reawaken.store import open_run
+from reawaken.store.check import check_run
+from reawaken.store.writer import RunWriter
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +152,22 @@ def test_heatmap_holds_the_loss_and_the_matrix_switches_to_cyclic_distance(runs_
     assert matrix.kdims[0].name == "distance"
 
 
+def test_a_stored_pairwise_matrix_is_shown_beside_the_in_run_one(runs_folder):
+    store = runs_folder / "alpha.zarr"
+    change = np.arange(T * T, dtype=np.float32).reshape(T, T) - 10  # row = trained doc j
+    RunWriter(store).add_variable(
+        "pairwise_loss_change",
+        xr.DataArray(change, dims=("source_doc", "doc"), attrs={"epoch": 2, "step": 2 * T * M}),
+    )
+    page = RecoveryPage(state=state_for(runs_folder, "alpha"))
+    _, in_run, pairwise = figures(page.per_run())
+    assert in_run.kdims[0].name == pairwise.kdims[0].name == "trained_doc"
+    # rows of the heatmap are evaluated documents i: the stored matrix, transposed
+    np.testing.assert_allclose(pairwise.dimension_values(2, flat=False), change.T)
+    assert "after epoch 2" in str(pairwise.opts.get("plot", backend="bokeh").kwargs["title"])
+    assert check_run(store) == []
+
+
 def test_a_bad_run_shows_a_message_and_the_others_still_plot(runs_folder):
     page = RecoveryPage(state=state_for(runs_folder, "alpha", "noloss", "damaged"))
     view = page.per_run()
@@ -163,19 +188,22 @@ def test_representations_follow_the_snapshot_player_and_the_document(runs_folder
     steps = ds.snapshot_step.values.tolist()
     assert page.player.options == steps  # the player counts steps, the latest shown first
     assert page.player.value == steps[-1] and state.snapshot_step == -1
-    between, over_time = figures(view)
+    between, over_time, _ = figures(view)
     latest = analysis.representation_similarity(ds)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), latest.values)
     page.player.value = steps[3]
     assert state.snapshot_step == steps[3]
-    between, over_time = figures(page.per_run())
+    between, over_time, points = figures(page.per_run())
     at_3 = analysis.representation_similarity(ds, snapshot=3)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), at_3.values)
     # The right-hand plot marks the chosen snapshot, in epochs.
     marks = [float(line.data) for line in elements(over_time, hv.VLine)]
     assert marks == [pytest.approx(steps[3] / (T * M))]
+    pca_3 = analysis.representation_pca(ds)["projection"].sel(snapshot=3)
+    (scatter,) = elements(points, hv.Points)
+    np.testing.assert_allclose(scatter.dimension_values("pc1"), pca_3.sel(component=1).values)
     page.doc_choice.value = 2
-    _, over_time = figures(page.per_run())
+    _, over_time, _ = figures(page.per_run())
     expected = analysis.representation_similarity(ds, doc=2)
     (matrix,) = elements(over_time, hv.Image) or elements(over_time, hv.QuadMesh)
     np.testing.assert_allclose(matrix.dimension_values(2, flat=False), expected.values)
@@ -187,7 +215,7 @@ def test_the_player_of_a_running_run_names_the_step_its_plot_shows(runs_folder):
     ds = open_run(runs_folder / "running.zarr")
     written = ds.snapshot_step.values[ds.snapshot_step.values <= ds.attrs["completed_steps"]]
     assert page.player.options == written.tolist()
-    between, _ = figures(page.per_run())
+    between, _, _ = figures(page.per_run())
     title = hv.Store.lookup_options("bokeh", between, "plot").kwargs["title"]
     assert title.endswith(f"after step {page.player.value}")
 
@@ -195,7 +223,7 @@ def test_the_player_of_a_running_run_names_the_step_its_plot_shows(runs_folder):
 def test_a_run_without_snapshots_says_so_on_the_snapshot_pages(runs_folder):
     state = state_for(runs_folder, "nosnap", "alpha")
     representations = RepresentationsPage(state=state).per_run()
-    assert len(figures(representations)) == 2
+    assert len(figures(representations)) == 3
     (text,) = alerts(representations)
     assert "no 'activation'" in text and "nosnap" in text
     weights = WeightsPage(state=state).per_run()
@@ -310,3 +338,22 @@ def test_cards_after_the_fourth_are_drawn_only_when_opened(runs_folder):
     assert len(figures(cards[4])) == 2
     # A refresh that changes nothing reuses the cards, plots and all.
     assert all(a is b for a, b in zip(page.per_run().objects, cards, strict=True))
+
+
+def test_mechanism_page_draws_residual_similarity_and_update_sizes_from_the_store(runs_folder):
+    state = state_for(runs_folder, "alpha")
+    page = MechanismPage(state=state)
+    page.doc_choice.value = 1
+    view = page.per_run()
+    ds = open_run(runs_folder / "alpha.zarr")
+    shown = figures(view)
+    residual = analysis.weight_residual_similarity(ds)
+    heat = next(f for f in shown if isinstance(f, hv.Image | hv.QuadMesh))
+    np.testing.assert_allclose(
+        heat.dimension_values(2, flat=False), residual.values, equal_nan=True
+    )
+    layout = next(f for f in shown if isinstance(f, hv.Layout))
+    moves = analysis.update_magnitudes(ds, doc=1)["activation_update"].values
+    np.testing.assert_allclose(layout[0].dimension_values(1), moves[np.isfinite(moves)])
+    # alpha stores no gradient sketches: that view says which key would store them
+    assert any("grad_sketch" in text for text in alerts(view))

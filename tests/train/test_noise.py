@@ -52,9 +52,15 @@ def capture_steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[torch.Tensor, t
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     real_step = train_steps.train_step
 
-    def recording_step(*args: object) -> object:
-        seen.append((args[2].clone(), args[3].clone()))  # type: ignore[attr-defined]
-        return real_step(*args)
+    def recording_step(model: torch.nn.Module, *args: object) -> object:
+        def record(module: object, positional: object, kwargs: dict) -> None:
+            seen.append((kwargs["input_ids"].clone(), kwargs["labels"].clone()))
+
+        hook = model.register_forward_pre_hook(record, with_kwargs=True)
+        try:
+            return real_step(model, *args)
+        finally:
+            hook.remove()
 
     monkeypatch.setattr("reawaken.train.runner.train_step", recording_step)
     return seen

@@ -159,13 +159,22 @@ class RecoveryPage(Viewer):
             ds = load_run(self.state.runs_dir, path)
             heat: hv.Element = plots.loss_heatmap(ds.loss)
             stem = "recovery_matrix" + ("_by_distance" if "distance" in matrix.dims else "")
-            return pn.Row(
+            row = pn.Row(
                 figure(heat, export=("loss_heatmap", f"loss_heatmap_{name}")),
                 figure(
                     plots.recovery_matrix_plot(matrix, limit=limit),
                     export=("recovery_matrix", f"{stem}_{name}"),
                 ),
             )
+            if "pairwise_loss_change" in ds:  # added by `reawaken pairwise` (Fig. 8b, 23)
+                pairwise = analysed(self.state.runs_dir, path, analysis.pairwise_recovery)
+                row.append(
+                    figure(
+                        plots.recovery_matrix_plot(pairwise),
+                        export=("recovery_matrix", f"pairwise_recovery_{name}"),
+                    )
+                )
+            return row
 
         return build()
 

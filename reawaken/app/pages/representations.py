@@ -1,10 +1,13 @@
 """The Representations page: how similar documents' hidden states are, and how they settle.
 
 Left, document-by-document similarity at a snapshot chosen with the player; right, one
-document's similarity to itself across all snapshots (paper Fig. 8d).
+document's similarity to itself across all snapshots (paper Fig. 8d); below, the documents in
+the plane of their top two principal components at that snapshot (paper Fig. 11).
 """
 
 from __future__ import annotations
+
+import functools
 
 import panel as pn
 import param
@@ -119,21 +122,16 @@ class RepresentationsPage(Viewer):
                 return message(
                     "No snapshot written yet; this page fills in as the run goes.", "info"
                 )
-            between = analysed(
+            similarity = functools.partial(
+                analysed,
                 self.state.runs_dir,
                 path,
                 analysis.representation_similarity,
                 method=self.method,
-                snapshot=snapshot,
             )
+            between = similarity(snapshot=snapshot)
             doc = min(self.state.doc, ds.sizes["doc"] - 1)
-            over_time = analysed(
-                self.state.runs_dir,
-                path,
-                analysis.representation_similarity,
-                method=self.method,
-                doc=doc,
-            )
+            over_time = similarity(doc=doc)
             left = plots.document_similarity(between, method=self.method)
             right = plots.snapshot_similarity(
                 over_time,
@@ -141,9 +139,14 @@ class RepresentationsPage(Viewer):
                 method=self.method,
                 mark_step=int(ds["snapshot_step"].values[snapshot]),
             )
-            return pn.Row(
-                figure(left, export=("similarity", f"similarity_docs_{name}")),
-                figure(right, export=("similarity", f"similarity_doc{doc}_snapshots_{name}")),
+            pca = analysed(self.state.runs_dir, path, analysis.representation_pca)
+            points = plots.document_points(pca.isel(snapshot=snapshot))
+            return pn.Column(
+                pn.Row(
+                    figure(left, export=("similarity", f"similarity_docs_{name}")),
+                    figure(right, export=("similarity", f"similarity_doc{doc}_snapshots_{name}")),
+                ),
+                figure(points, export=("similarity", f"points_pca_{name}")),
             )
 
         return build()
