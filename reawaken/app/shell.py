@@ -75,7 +75,7 @@ class App(Viewer):
     --------
     >>> app = App(runs_dir="/nonexistent")
     >>> app.tabs._names, app.page
-    (['Runs', 'Recovery', 'Representations', 'Weights', 'Sweep'], 'runs')
+    (['Runs', 'Recovery', 'Representations', 'Weights', 'Mechanism', 'Sweep'], 'runs')
     >>> app.page = "weights"
     >>> app.tabs.active
     3

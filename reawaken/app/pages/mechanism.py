@@ -12,7 +12,13 @@ from panel.viewable import Viewer
 
 from reawaken import analysis, plots
 from reawaken.app.data import analysed, load_run
-from reawaken.app.pages.common import cards_of_selected_runs, figure, guarded, lazy
+from reawaken.app.pages.common import (
+    CardCache,
+    cards_of_selected_runs,
+    figure,
+    guarded,
+    lazy,
+)
 from reawaken.app.state import AppState
 from reawaken.errors import StoreError
 from reawaken.plots.style import steps_per_epoch
@@ -38,6 +44,7 @@ class MechanismPage(Viewer):
             label="Document (activation updates)", value=0, start=0, width=200
         )
         self.doc_choice.link(self.state, value="doc")
+        self._cards = CardCache()
 
     def _run_figures(self, name: str, path: str) -> pn.viewable.Viewable:
         runs_dir = self.state.runs_dir
@@ -73,7 +80,13 @@ class MechanismPage(Viewer):
     @param.depends("state.selected", "state.version", "state.doc")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        return cards_of_selected_runs(self.state.entries(), self._run_figures, "mechanism")
+        return cards_of_selected_runs(
+            self.state.entries(),
+            self._run_figures,
+            title=lambda name: f"{name}: mechanism",
+            cache=self._cards,
+            options=(self.state.doc,),
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.doc_choice, lazy(self.per_run), sizing_mode="stretch_width")
