@@ -16,7 +16,11 @@ from reawaken.analysis._runs import Batch, loss_values, run_values, schedule_of
 from reawaken.analysis.boundaries import mean_prequential_loss
 from reawaken.analysis.recovery import paper_recovery_score, recovery_score
 
-__all__ = ["summary"]
+__all__ = ["HEADLINE", "summary"]
+
+#: The number a run is known by, wherever one number is shown (``reawaken run``, ``ls``,
+#: ``show``, the app's runs table, ``sweep --status``): the paper's RS(n) at the last epoch.
+HEADLINE = "RS"
 
 
 def _last_value(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,6 +63,8 @@ def summary(ds: xr.Dataset) -> xr.Dataset:
     >>> row = summary(synthetic_run(loss, steps_per_doc=1))
     >>> row["mean_recovery_score"].item(), row["final_mean_loss"].item(), row["status"].item()
     (0.5, 1.1666666666666667, 'completed')
+    >>> round(row["RS"].item(), 4)  # RS(1) = (10/3 - 2) / (10/3 - 1), as paper_recovery_score
+    0.5714
     """
     schedule = schedule_of(ds, "summary")
     batch = schedule.batch
@@ -107,6 +113,10 @@ def summary(ds: xr.Dataset) -> xr.Dataset:
         "recovery_epoch": (recovery_epoch, {"long_name": "epoch of mean_recovery_score"}),
         "paper_recovery_score": (paper_value, {"long_name": "paper RS(n), last n available"}),
         "paper_presentation": (presentation, {"long_name": "n of paper_recovery_score"}),
+        HEADLINE: (
+            np.where(presentation == schedule.num_epochs - 1, paper_value, np.nan),
+            {"long_name": "RS: the paper's recovery score RS(E-1) at the last epoch"},
+        ),
         "mean_prequential_loss": (
             batch.values(mean_prequential_loss(ds), ()),
             {"long_name": "mean prequential loss (epochs >= 1)", "units": units},

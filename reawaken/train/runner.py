@@ -27,6 +27,7 @@ from reawaken.store.reader import read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
 from reawaken.train.checkpoint import (
+    CheckpointPolicy,
     checkpoint_dir,
     latest_checkpoint,
     load_checkpoint,
@@ -48,9 +49,6 @@ from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
 
 SKETCH_SEED_OFFSET = 7919  # the sketch's seed differs from the run's, yet follows from it
-# Above this many parameters `checkpoint.every: auto` means per epoch: a per-document
-# checkpoint of a 70M model costs ~15% of its block on a 2-core CPU (benchmarks/bench_runner.py).
-LARGE_MODEL = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -113,14 +111,7 @@ class CyclicRun:
         self.initial = [p.detach().clone() for p in self.model.parameters()] if self.sketch else []
         self.completed_steps = 0
         self.optimizer = build_optimizer(self.model, config.optimizer)
-        every = config.checkpoint.every
-        if every == "auto":
-            large = sum(p.numel() for p in self.model.parameters()) > LARGE_MODEL
-            every = "epoch" if large else "doc"
-        self.checkpoint_every = {
-            "doc": self.steps_per_doc,
-            "epoch": self.steps_per_doc * len(documents),
-        }.get(every)
+        self.checkpoints = CheckpointPolicy.of(config)
 
     def evaluate(self, *, with_activations: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         return evaluate_documents(
@@ -205,9 +196,9 @@ class CyclicRun:
             for grad_step in range(self.steps_per_doc):
                 inputs, labels = self.training_example(doc)
                 set_lr(self.optimizer, self.lr_at(step + 1))
-                block.record_update(
-                    grad_step, *train_step(self.model, self.optimizer, inputs, labels)
-                )
+                clip = self.config.optimizer.clip_grad_norm
+                update = train_step(self.model, self.optimizer, inputs, labels, clip)
+                block.record_update(grad_step, *update)
                 step += 1
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
@@ -218,15 +209,16 @@ class CyclicRun:
             with signals_held():  # a stop must not split a block's data from its progress
                 self.write_block(step - self.steps_per_doc + 1, block, snapshot)
             block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)
-            if self.checkpoint_every and step % self.checkpoint_every == 0:
+            if self.checkpoints.due(step):
                 save_checkpoint(
                     self.writer.path,
                     step,
                     self.model,
-                    self.optimizer,
+                    self.optimizer if self.checkpoints.saves_optimizer else None,
                     extra={"noise": self.noise.state_dict()},
                     keep=self.config.checkpoint.keep,
                 )
+                self.checkpoints.written()
             progress.update(self.steps_per_doc)
             progress.set_postfix(
                 epoch=f"{epoch + 1}/{len(self.order)}",
@@ -327,6 +319,7 @@ def run_experiment(
         "seed": config.seed,
         "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
         "versions": versions(),
+        "threads": torch.get_num_threads(),
         **loaded.info,
         **_owner(),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -17,6 +19,7 @@ __all__ = [
     "evaluated_documents",
     "prepare",
     "resolve_layers",
+    "resolve_threads",
     "snapshot_steps",
     "store_layout",
     "versions",
@@ -38,6 +41,23 @@ def versions() -> dict[str, str]:
         "xarray": xarray.__version__,
         "zarr": zarr.__version__,
     }
+
+
+def resolve_threads(threads: int | None) -> int:
+    """CPU threads for torch: ``threads``, else ``$OMP_NUM_THREADS``, else the usable cores.
+
+    Examples
+    --------
+    >>> resolve_threads(3)
+    3
+    """
+    if threads is not None:
+        return threads
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return len(usable) if usable else os.cpu_count() or 1
 
 
 def resolve_layers(layers: tuple[int, ...], num_layers: int) -> list[int]:
@@ -111,7 +131,11 @@ def _check_positions(loaded: LoadedModel, documents: DocumentSet) -> None:
 
 
 def prepare(config: RunConfig) -> tuple[LoadedModel, DocumentSet, np.ndarray, list[int]]:
-    """Load the model and documents and fix the order; seeded, so resume rebuilds the same."""
+    """Load the model and documents and fix the order; seeded, so resume rebuilds the same.
+
+    Sets torch's CPU threads first (``threads``), since loading already computes.
+    """
+    torch.set_num_threads(resolve_threads(config.threads))
     torch.manual_seed(config.seed)
     loaded = load_model(config.model, seed=config.seed)
     documents = load_documents(config.data, loaded.tokenize, config.seed)

@@ -72,10 +72,13 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     input_ids: torch.Tensor,
     labels: torch.Tensor | None = None,
+    clip_grad_norm: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """One update on one document; returns (loss before the update, gradient norm, lr).
 
-    ``labels`` default to ``input_ids``; they differ when the inputs are masked.
+    ``labels`` default to ``input_ids``; they differ when the inputs are masked. With
+    ``clip_grad_norm`` the gradient is scaled to at most that global L2 norm before the
+    update; the returned norm is the one before clipping.
     """
     model.train()
     labels = input_ids if labels is None else labels
@@ -83,7 +86,8 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(
-        [p for p in model.parameters() if p.grad is not None], max_norm=math.inf
+        [p for p in model.parameters() if p.grad is not None],
+        max_norm=math.inf if clip_grad_norm is None else clip_grad_norm,
     )
     lr = float(optimizer.param_groups[0]["lr"])
     optimizer.step()

@@ -86,11 +86,13 @@ def test_runs_table_shows_status_progress_config_and_score(runs_folder):
         E,
         "sgd",
     ]
-    expected = float(analysis.summary(open_run(runs_folder / "alpha.zarr"))["mean_recovery_score"])
-    assert table.loc["alpha", "score"] == pytest.approx(expected)
+    alpha = open_run(runs_folder / "alpha.zarr")
+    expected = analysis.paper_recovery_score(alpha).isel(presentation=-1).item()
+    assert alpha.attrs["status"] == "completed" and np.isfinite(expected)
+    assert table.loc["alpha", "RS"] == pytest.approx(expected)
     assert table.loc["noloss", "status"] == "damaged"
     assert "'loss' is missing" in table.loc["noloss", "message"]
-    assert np.isnan(table.loc["damaged", "score"])
+    assert np.isnan(table.loc["damaged", "RS"])
 
 
 def test_selecting_rows_sets_the_runs_of_every_page(runs_folder):

@@ -14,6 +14,7 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
+from reawaken.analysis.summary import HEADLINE
 from reawaken.app.data import RunEntry, analysed
 from reawaken.app.state import AppState
 from reawaken.errors import ReawakenError
@@ -29,20 +30,20 @@ COLUMNS = {
     "M": "M",  # gradient steps per document
     "E": "E",  # epochs
     "optimizer": "optimiser",
-    "score": "score",  # mean recovery score of the last epoch
+    "RS": "RS",  # the paper's recovery score at the last epoch (summary's HEADLINE)
     "message": "problem",
 }
 
 
 def _score(state: AppState, run: RunEntry) -> tuple[float, str]:
-    """The run's mean recovery score, or NaN and why it cannot be computed."""
+    """The run's headline RS, or NaN and why it cannot be computed."""
     if not run.readable:
         return math.nan, run.error
     try:
         table = analysed(state.runs_dir, run.path, "summary")
     except ReawakenError as error:
         return math.nan, str(error)
-    value = table["mean_recovery_score"]
+    value = table[HEADLINE]
     return (float(value) if value.ndim == 0 else math.nan), ""
 
 
@@ -69,7 +70,7 @@ def runs_frame(state: AppState) -> pd.DataFrame:
                 "M": run.steps_per_doc or "",
                 "E": run.num_epochs or "",
                 "optimizer": run.optimizer,
-                "score": score,
+                "RS": score,
                 "message": problem,
             }
         )
@@ -98,7 +99,7 @@ class RunsPage(Viewer):
             titles=COLUMNS,
             formatters={
                 "progress": {"type": "progress", "max": 100, "legend": True},
-                "score": NumberFormatter(format="0.000", nan_format="–"),
+                "RS": NumberFormatter(format="0.000", nan_format="–"),
                 "message": {"type": "textarea"},
             },
             layout="fit_columns",
@@ -127,7 +128,7 @@ class RunsPage(Viewer):
         folder = pn.pane.Markdown(
             f"Runs in `{self.state.runs_dir}` (set `REAWAKEN_RUNS` to read another folder). "
             "Check the runs to show on the other pages. T documents, M steps per document, "
-            "E epochs; score: mean recovery score of the last epoch.",
+            "E epochs; RS: the paper's recovery score RS(E-1) at the last epoch.",
             sizing_mode="stretch_width",
         )
         return pn.Column(folder, self.table, sizing_mode="stretch_width")
