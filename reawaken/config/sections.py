@@ -92,8 +92,10 @@ class ModelConfig(_Section):
         "do (Pythia: 50,304 -> 50,277 logits)",
     )
     architecture: Architecture = Field(default_factory=Architecture)
-    init_scheme: Literal["pythia", "default"] = Field(
-        "pythia", description="init of config-built models: Pythia's rescaling or HF default"
+    init_scheme: Literal["auto", "pythia", "default"] = Field(
+        "auto",
+        description="init of config-built models: Pythia's rescaling or HF default (auto: "
+        "pythia for GPT-NeoX, default for other families)",
     )
     dtype: Literal["float32", "bfloat16"] = "float32"
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -218,7 +220,11 @@ class ProbeConfig(_Section):
     activation_layers: tuple[int, ...] = Field(
         (-1,), description="hidden-state layers to store (-1 = final, after the last norm)"
     )
-    weights: tuple[str, ...] = Field((), description="parameter names copied into `weight`")
+    weights: tuple[str, ...] = Field(
+        (),
+        description="parameter names copied into `weight`; `unembedding` names the output "
+        "embedding in every model family",
+    )
     sketch_size: int = Field(256, ge=0, description="random-projection size (0 = off)")
     grad_sketch: bool = False
 

@@ -192,7 +192,10 @@ def _build(config: ModelConfig, model_config: Any, dtype: torch.dtype, seed: int
         model = ImageGPTForCausalImageModeling(model_config).to(dtype)
     else:
         model = AutoModelForCausalLM.from_config(model_config, dtype=dtype)
-    if config.init_scheme == "pythia":
+    scheme = config.init_scheme
+    if scheme == "auto":
+        scheme = "pythia" if model_config.model_type == "gpt_neox" else "default"
+    if scheme == "pythia":
         if model_config.model_type != "gpt_neox":
             raise ConfigError(
                 f"model.init_scheme 'pythia' applies to GPT-NeoX models, not "
