@@ -67,9 +67,9 @@ def test_no_optimiser_state_where_it_is_reset_and_resume_is_bit_identical(
     assert checkpoint is not None
     state = torch.load(checkpoint.path / "state.pt", weights_only=True)
     assert state["optimizer"] is None
-    # Adam's two moments would triple the checkpoint: it is the model and a few bytes only.
+    # Adam's two moments would triple the checkpoint; the RNG states are all that is left.
     model_bytes = (checkpoint.path / "model.safetensors").stat().st_size
-    assert (checkpoint.path / "state.pt").stat().st_size < 0.01 * model_bytes
+    assert (checkpoint.path / "state.pt").stat().st_size < 0.05 * model_bytes
 
     real_step = runner.train_step
     calls = {"n": 0}

@@ -39,12 +39,12 @@ def test_resize_to_tokenizer_cuts_the_unused_rows_and_their_logits(padded_vocab_
     assert cut.info["vocab_rows"] == f"{TOKENIZER_SIZE + 27} -> {TOKENIZER_SIZE}"
     assert kept.info["vocab_rows"] == str(TOKENIZER_SIZE + 27)
     for name, model in (
-        ("embed_in", "get_input_embeddings"),
-        ("embed_out", "get_output_embeddings"),
+        ("gpt_neox.embed_in.weight", "get_input_embeddings"),
+        ("embed_out.weight", "get_output_embeddings"),
     ):
         weight = getattr(cut.model, model)().weight
         assert weight.shape[0] == TOKENIZER_SIZE
-        assert torch.equal(weight, saved[f"gpt_neox.{name}.weight"][:TOKENIZER_SIZE])
+        assert torch.equal(weight, saved[name][:TOKENIZER_SIZE])
     # The loss is the softmax over the tokenizer's rows only, as the paper's numbers are.
     ids = torch.tensor([cut.tokenize("def f(x):\n    return x + 1  # add one", 64)])
     with torch.no_grad():
