@@ -73,7 +73,7 @@ def command_run(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
         return 0
-    print(protocol_line(config))
+    print(protocol_line(config), flush=True)
     store_path = Path(args.out) / f"{name}.zarr"
     from reawaken.train import run_experiment
 
