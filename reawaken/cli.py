@@ -193,6 +193,8 @@ def command_show(args: argparse.Namespace) -> int:
         "finished",
         "device",
         "model_source",
+        "model_type",
+        "vocab_rows",
         "model_file",
         "model_file_sha256",
         "model_revision",
