@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reawaken.errors import ConfigError, ReawakenError, RunFailed
+from reawaken.errors import ConfigError, ExitCode, ReawakenError
 
 __all__ = ["main"]
 
@@ -72,7 +72,7 @@ def command_run(args: argparse.Namespace) -> int:
         import yaml
 
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
-        return 0
+        return ExitCode.OK
     print(protocol_line(config), flush=True)
     store_path = Path(args.out) / f"{name}.zarr"
     from reawaken.train import run_experiment
@@ -85,7 +85,7 @@ def command_run(args: argparse.Namespace) -> int:
         preset=args.preset or ("" if args.config else "default"),
     )
     _print_result(result)
-    return 0
+    return ExitCode.OK
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -101,9 +101,9 @@ def _resume(args: argparse.Namespace) -> int:
     result = resume_experiment(args.resume, config, progress=not args.quiet)
     if result.wall_seconds == 0:
         print(f"{result.path} is already completed; nothing to resume")
-        return 0
+        return ExitCode.OK
     _print_result(result)
-    return 0
+    return ExitCode.OK
 
 
 def _print_result(result: Any) -> None:
@@ -129,7 +129,7 @@ def command_presets(args: argparse.Namespace) -> int:
     width = max(len(n) for n in names)
     for name in names:
         print(f"{name:<{width}}  {preset_description(name)}")
-    return 0
+    return ExitCode.OK
 
 
 def _run_row(path: Path) -> list[str]:
@@ -161,7 +161,7 @@ def command_ls(args: argparse.Namespace) -> int:
     stores = sorted(folder.glob("*.zarr"))
     if not stores:
         print(f"no runs in {folder}; start one with: reawaken run")
-        return 0
+        return ExitCode.OK
     from reawaken.analysis.summary import HEADLINE
 
     rows = [["run", "status", "progress", "model", "T/M/E", HEADLINE]]
@@ -169,7 +169,7 @@ def command_ls(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-    return 0
+    return ExitCode.OK
 
 
 def command_show(args: argparse.Namespace) -> int:
@@ -208,7 +208,7 @@ def command_show(args: argparse.Namespace) -> int:
         print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
     print("config:")
     print("  " + yaml.safe_dump(run_config(attrs), sort_keys=False).replace("\n", "\n  ").rstrip())
-    return 0
+    return ExitCode.OK
 
 
 def command_check(args: argparse.Namespace) -> int:
@@ -224,7 +224,7 @@ def command_check(args: argparse.Namespace) -> int:
                 print(f"  - {problem}")
         else:
             print(f"{run}: ok")
-    return 1 if failures else 0
+    return ExitCode.FAILED if failures else ExitCode.OK
 
 
 def command_sweep(args: argparse.Namespace) -> int:
@@ -240,13 +240,13 @@ def command_sweep(args: argparse.Namespace) -> int:
     spec = load_sweep(args.sweep)
     if args.dry_run:
         print(describe_runs(spec, expand(spec)))
-        return 0
+        return ExitCode.OK
     if args.status:
         print(format_table(sweep_states(spec)))
-        return 0
+        return ExitCode.OK
     result = run_sweep(spec, executor=args.executor, jobs=args.jobs, address=args.address)
     print(f"\n{result.summary()}")
-    return 1 if result.failed else 0
+    return ExitCode.FAILED if result.failed else ExitCode.OK
 
 
 def command_figures(args: argparse.Namespace) -> int:
@@ -267,7 +267,7 @@ def command_figures(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     print(f"{len(written)} file(s) written to {args.out}")
-    return 0
+    return ExitCode.OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -383,15 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except RunFailed as error:
-        print(f"reawaken: {error}", file=sys.stderr)
-        return 130 if str(error).startswith("interrupted") else 1
     except ReawakenError as error:
-        print(f"reawaken: error: {error}", file=sys.stderr)
-        return 2
+        print(f"reawaken: {error.heading}{error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("reawaken: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

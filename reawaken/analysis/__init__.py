@@ -2,13 +2,19 @@
 
 Every function takes a run (:func:`reawaken.open_run`) or several (:func:`reawaken.open_runs`,
 extra ``run`` dim) and returns a DataArray or Dataset with named dims; none does I/O or
-plotting. Importing this package also registers the ``ds.reawaken`` accessor.
+plotting.
+
+``__all__`` below is the one list of public analysis functions: ``reawaken/__init__.py``
+exports every name in it at top level (``reawaken.recovery_score``), and the ``ds.reawaken``
+accessor, registered at the end of this file, gets a method for every function in it whose
+first parameter is the run Dataset ``ds`` (tests/analysis/test_public_api.py checks both).
 """
 
 from __future__ import annotations
 
-from reawaken.analysis import accessor as _accessor  # noqa: F401  (registers ds.reawaken)
 from reawaken.analysis._checks import RecoveryUndefinedWarning
+from reawaken.analysis.accessor import register_accessor
+from reawaken.analysis.blocks import block_table
 from reawaken.analysis.boundaries import boundary_losses, mean_prequential_loss, prequential_loss
 from reawaken.analysis.curves import aligned_curves
 from reawaken.analysis.matrix import recovery_matrix
@@ -31,6 +37,7 @@ from reawaken.analysis.trajectory import weight_trajectory
 __all__ = [
     "RecoveryUndefinedWarning",
     "aligned_curves",
+    "block_table",
     "boundary_losses",
     "cosine_matrix",
     "gradient_similarity",
@@ -48,3 +55,5 @@ __all__ = [
     "summary",
     "weight_trajectory",
 ]
+
+register_accessor(globals()[name] for name in __all__)

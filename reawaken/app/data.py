@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,9 @@ def runs_folder(default: str | Path = "runs") -> Path:
 
     Examples
     --------
-    >>> runs_folder("runs").name  # doctest: +SKIP
-    'runs'
+    >>> import os
+    >>> runs_folder("runs") == Path(os.environ.get(RUNS_ENV) or "runs").resolve()
+    True
     """
     return Path(os.environ.get(RUNS_ENV) or default).expanduser().resolve()
 
@@ -86,11 +88,12 @@ def resolve_run(runs_dir: str | Path, path: str | Path) -> Path:
 
     Examples
     --------
-    >>> resolve_run("/data/runs", "a.zarr").as_posix()  # doctest: +SKIP
-    '/data/runs/a.zarr'
-    >>> resolve_run("/data/runs", "../secret.zarr")  # doctest: +SKIP
+    >>> root = Path("/data/runs").resolve()
+    >>> resolve_run(root, "a.zarr") == root / "a.zarr"
+    True
+    >>> resolve_run(root, "../secret.zarr")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    reawaken.errors.StoreError: refused: ...
+    reawaken.errors.StoreError: refused: ../secret.zarr is outside the runs folder ...
     """
     root = Path(runs_dir).expanduser().resolve()
     candidate = Path(path).expanduser()
@@ -175,27 +178,40 @@ def load_run(runs_dir: str | Path, path: str | Path) -> xr.Dataset:
 
 
 @pn.cache(max_items=256)
-def _analysed(name: str, path: str, completed_steps: int, status: str, options: str) -> Any:
-    from reawaken import analysis
-
+def _analysed(
+    function: Callable[..., Any], path: str, completed_steps: int, status: str, options: str
+) -> Any:
     ds = _open(path, completed_steps, status)
-    return getattr(analysis, name)(ds, **json.loads(options))
+    return function(ds, **json.loads(options))
 
 
-def analysed(runs_dir: str | Path, path: str | Path, name: str, **options: Any) -> Any:
-    """``reawaken.analysis.<name>(run, **options)``, cached on the store's path and progress.
+def analysed(
+    runs_dir: str | Path, path: str | Path, function: Callable[..., Any], **options: Any
+) -> Any:
+    """``function(run, **options)`` for an analysis function, cached on the store's path and
+    progress (and on the function and options).
 
     ``options`` must be JSON values (numbers, strings, booleans, None).
 
     Examples
     --------
-    >>> analysed("runs", "default.zarr", "aligned_curves", ragged=False)  # doctest: +SKIP
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from reawaken.analysis import mean_recovery_score
+    >>> from reawaken.testing import synthetic_run, write_store
+    >>> runs = tempfile.mkdtemp()
+    >>> loss = np.array([[5, 5, 5], [1, 5, 5], [3, 1, 5], [2, 4, 1], [1, 1, 2], [2, 0.5, 3],
+    ...                  [2, 1, 0.5]])  # T=3, M=1, E=2
+    >>> run = synthetic_run(loss, steps_per_doc=1, arrays={"train_loss": np.ones(7)})
+    >>> _ = write_store(run, f"{runs}/a.zarr")
+    >>> analysed(runs, "a.zarr", mean_recovery_score).values.tolist()
+    [0.5]
     """
     resolved = resolve_run(runs_dir, path)
     attrs = read_attrs(resolved)
     completed = attrs.get("completed_steps", -1)
     return _analysed(
-        name,
+        function,
         str(resolved),
         int(completed) if isinstance(completed, int) else -1,
         str(attrs.get("status")),

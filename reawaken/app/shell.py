@@ -30,7 +30,11 @@ class App(Viewer):
     Examples
     --------
     >>> app = App(runs_dir="/nonexistent")
-    >>> [name for name, _ in app.tabs]  # doctest: +SKIP
+    >>> app.tabs._names, app.page
+    (['Runs', 'Recovery', 'Representations', 'Weights'], 'runs')
+    >>> app.page = "weights"
+    >>> app.tabs.active
+    3
     """
 
     runs_dir = param.String(doc="folder of run stores")

@@ -15,6 +15,7 @@ from reawaken.config.loading import (
     parse_override,
     preset_description,
     preset_path,
+    read_yaml_mapping,
 )
 from reawaken.config.sections import (
     BUILTIN_MODELS,
@@ -55,5 +56,6 @@ __all__ = [
     "parse_override",
     "preset_description",
     "preset_path",
+    "read_yaml_mapping",
     "shrink_for_smoke",
 ]

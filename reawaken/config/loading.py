@@ -34,6 +34,7 @@ __all__ = [
     "parse_override",
     "preset_description",
     "preset_path",
+    "read_yaml_mapping",
 ]
 
 SCIENTIFIC = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
@@ -73,13 +74,25 @@ def preset_description(name: str) -> str:
     return ""
 
 
-def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, what: str, holds: str = "of config keys") -> dict[str, Any]:
+    """The mapping in a YAML file; a :class:`ConfigError` naming ``what`` and ``path`` if the
+    file is not YAML or not a mapping (``holds`` says what the mapping should contain).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "list.yaml"
+    >>> _ = path.write_text("[1, 2]")
+    >>> read_yaml_mapping(path, "preset")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    reawaken.errors.ConfigError: preset .../list.yaml must hold a mapping of config keys
+    """
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{what} {path} is not valid YAML: {error}") from error
     if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path} must hold a mapping of config keys")
+        raise ConfigError(f"{what} {path} must hold a mapping {holds}")
     return data
 
 
@@ -205,7 +218,7 @@ def load_config(
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        user = _read_yaml(path, "config file")
+        user = read_yaml_mapping(path, "config file")
     for text in overrides:
         keys, value = parse_override(text)
         nested: dict[str, Any] = {keys[-1]: value}
@@ -217,5 +230,5 @@ def load_config(
     model = user.get("model")
     named = model.get("name") if isinstance(model, dict) else None
     base = base_preset(preset, None if named is None else str(named))
-    data = _read_yaml(preset_path(base), "preset") if base is not None else {}
+    data = read_yaml_mapping(preset_path(base), "preset") if base is not None else {}
     return build_config(_merge(data, user))

@@ -227,6 +227,9 @@ class ProbeConfig(_Section):
     )
     sketch_size: int = Field(256, ge=0, description="random-projection size (0 = off)")
     grad_sketch: bool = False
+    token_loss: bool = Field(
+        False, description="store every token's loss of every document at each snapshot"
+    )
 
 
 class CheckpointConfig(_Section):
@@ -309,6 +312,20 @@ class RunConfig(_Section):
         """E * T * M gradient steps."""
         schedule = self.schedule
         return schedule.num_epochs * self.data.num_docs * schedule.steps_per_doc
+
+    def steps_between(self, every: str) -> int | None:
+        """Steps between two events that happen every ``doc`` (M) or ``epoch`` (T*M); None
+        for any other cadence (``never``, ``auto``, ...).
+
+        Examples
+        --------
+        >>> config = RunConfig.model_validate(
+        ...     {"data": {"num_docs": 3}, "schedule": {"steps_per_doc": 2}})
+        >>> [config.steps_between(every) for every in ("doc", "epoch", "never")]
+        [2, 6, None]
+        """
+        steps_per_doc = self.schedule.steps_per_doc
+        return {"doc": steps_per_doc, "epoch": steps_per_doc * self.data.num_docs}.get(every)
 
     def to_json(self) -> str:
         """The resolved configuration as the JSON stored in a run's attributes."""

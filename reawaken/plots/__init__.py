@@ -1,29 +1,40 @@
 """HoloViews figures built from analysis results, for the app (Bokeh) and for papers (Matplotlib).
 
 Each function takes an analysis result (or the raw ``loss``) and returns a HoloViews object
-styled for both backends; :func:`write_figures` saves the static versions.
+styled for both backends; :func:`write_figures` saves the static versions. A figure of an
+analysis function's result is named after it with ``_plot`` (``aligned_curves_plot`` draws
+:func:`reawaken.aligned_curves`), so a name says whether it returns data or a figure.
 """
 
 from __future__ import annotations
 
 from reawaken.plots.export import write_figures
 from reawaken.plots.large import for_browser
-from reawaken.plots.matrix import recovery_matrix
-from reawaken.plots.recovery import aligned_curves, document_loss, loss_heatmap, recovery_scores
+from reawaken.plots.matrix import recovery_matrix_plot
+from reawaken.plots.recovery import (
+    aligned_curves_plot,
+    document_loss,
+    loss_heatmap,
+    recovery_scores,
+)
 from reawaken.plots.representations import document_similarity, snapshot_similarity
-from reawaken.plots.trajectory import trajectory_panels, weight_trajectory, weight_trajectory_3d
+from reawaken.plots.trajectory import (
+    trajectory_panels,
+    weight_trajectory_3d,
+    weight_trajectory_plot,
+)
 
 __all__ = [
-    "aligned_curves",
+    "aligned_curves_plot",
     "document_loss",
     "document_similarity",
     "for_browser",
     "loss_heatmap",
-    "recovery_matrix",
+    "recovery_matrix_plot",
     "recovery_scores",
     "snapshot_similarity",
     "trajectory_panels",
-    "weight_trajectory",
     "weight_trajectory_3d",
+    "weight_trajectory_plot",
     "write_figures",
 ]

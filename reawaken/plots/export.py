@@ -20,9 +20,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
 from reawaken.errors import ReawakenError
-from reawaken.plots.matrix import recovery_matrix
+from reawaken.plots.matrix import recovery_matrix_plot
 from reawaken.plots.recovery import (
-    aligned_curves,
+    aligned_curves_plot,
     document_loss,
     loss_heatmap,
     online_loss,
@@ -78,7 +78,7 @@ def _recovery(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str, 
     for doc in docs:
         figures[f"recovery_doc{doc}"] = for_paper(document_loss(losses, docs=[doc]))
     aligned = {name: analysis.aligned_curves(ds) for name, ds in runs.items()}
-    figures["aligned_curves"] = for_paper(aligned_curves(aligned))
+    figures["aligned_curves"] = for_paper(aligned_curves_plot(aligned))
     scores = {name: analysis.paper_recovery_score(ds) for name, ds in runs.items()}
     figures["recovery_scores"] = for_paper(recovery_scores(scores))
     online = {name: analysis.prequential_loss(ds) for name, ds in runs.items()}
@@ -99,7 +99,7 @@ def _matrix(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
         ):
             matrix = analysis.recovery_matrix(ds, by_distance=by_distance)
             figures[f"{stem}{_suffix(runs, name)}"] = for_paper(
-                recovery_matrix(matrix), aspect=1.15
+                recovery_matrix_plot(matrix), aspect=1.15
             )
     return figures
 
@@ -220,8 +220,13 @@ def write_figures(
 
     Examples
     --------
-    >>> write_figures(["runs/default.zarr"], "figures", formats=["png", "pdf"])  # doctest: +SKIP
-    [PosixPath('figures/recovery_doc0.png'), PosixPath('figures/recovery_doc0.pdf'), ...]
+    ``write_figures(["runs/default.zarr"], "figures", formats=["png", "pdf"])`` writes
+    ``figures/recovery_doc0.png``, ``figures/recovery_doc0.pdf``, ... and returns their paths
+    (tests/plots/test_plots_export.py checks them). Nothing is written without a run:
+
+    >>> write_figures([], "figures")
+    Traceback (most recent call last):
+    reawaken.errors.ReawakenError: no run given: name one or more run stores, e.g. runs/default.zarr
     """
     formats = _check_choices(formats, FORMATS, "format")
     if not run_paths:

@@ -12,7 +12,7 @@ import xarray as xr
 
 from reawaken.plots.style import image, styled
 
-__all__ = ["recovery_matrix"]
+__all__ = ["recovery_matrix_plot"]
 
 _X_LABELS = {
     "trained_doc": hv.Dimension("trained_doc", label="trained document j"),
@@ -20,7 +20,7 @@ _X_LABELS = {
 }
 
 
-def recovery_matrix(matrix: xr.DataArray) -> hv.Image | hv.QuadMesh:
+def recovery_matrix_plot(matrix: xr.DataArray) -> hv.Image | hv.QuadMesh:
     """Heatmap of R[i, j]: the mean change in document i's loss over document j's block.
 
     Negative (blue) means j's block lowers i's loss: j helps i recover.
@@ -34,14 +34,14 @@ def recovery_matrix(matrix: xr.DataArray) -> hv.Image | hv.QuadMesh:
     --------
     >>> r = xr.DataArray(np.array([[-0.5, 0.1], [0.2, -0.4]]), dims=("doc", "trained_doc"),
     ...     coords={"doc": [0, 1], "trained_doc": [0, 1]})
-    >>> heat = recovery_matrix(r)
+    >>> heat = recovery_matrix_plot(r)
     >>> heat.dimension_values(2, flat=False).tolist()
     [[-0.5, 0.1], [0.2, -0.4]]
     """
     x_name = next((d for d in matrix.dims if d != "doc"), None)
     if "doc" not in matrix.dims or x_name not in _X_LABELS or matrix.ndim != 2:
         raise ValueError(
-            f"recovery_matrix expects dims ('doc', 'trained_doc') or ('doc', 'distance'), got "
+            f"recovery_matrix_plot expects dims ('doc', 'trained_doc') or ('doc', 'distance'), got "
             f"{matrix.dims}; select one run first (e.g. matrix.sel(run=...))"
         )
     matrix = matrix.transpose("doc", x_name)

@@ -26,7 +26,7 @@ from reawaken.plots.style import (
 )
 
 __all__ = [
-    "aligned_curves",
+    "aligned_curves_plot",
     "document_loss",
     "loss_heatmap",
     "online_loss",
@@ -160,7 +160,7 @@ def document_loss(loss: RunsOf, docs: Sequence[int], *, blocks: bool = True) -> 
     )
 
 
-def aligned_curves(aligned: RunsOf, *, show_documents: bool = False) -> hv.Overlay:
+def aligned_curves_plot(aligned: RunsOf, *, show_documents: bool = False) -> hv.Overlay:
     """Loss re-indexed by steps since each document's first training, averaged, with its spread.
 
     Plots ``mean`` +- ``std`` against ``offset_epochs`` (paper Fig. 1b, 2-7); several runs
@@ -182,7 +182,7 @@ def aligned_curves(aligned: RunsOf, *, show_documents: bool = False) -> hv.Overl
     >>> result = xr.Dataset(
     ...     {"mean": ("offset", [3.0, 2, 2.5, 2.2, 1.0]), "std": ("offset", np.full(5, 0.1))},
     ...     coords={"offset": offset, "offset_epochs": ("offset", offset / 2)})
-    >>> len(aligned_curves({"a": result, "b": result}).traverse(lambda e: e, [hv.Curve]))
+    >>> len(aligned_curves_plot({"a": result, "b": result}).traverse(lambda e: e, [hv.Curve]))
     2
     """
     layers: list[hv.Element] = []

@@ -17,7 +17,7 @@ import xarray as xr
 
 from reawaken.plots.style import styled
 
-__all__ = ["ColorBy", "trajectory_panels", "weight_trajectory", "weight_trajectory_3d"]
+__all__ = ["ColorBy", "trajectory_panels", "weight_trajectory_3d", "weight_trajectory_plot"]
 
 ColorBy = Literal["epoch", "cycle_position"]
 # A cyclic colour map for the position in the cycle: the last document sits next to the first.
@@ -68,7 +68,7 @@ def _check(trajectory: xr.Dataset, color_by: str, needed: int) -> None:
         )
 
 
-def weight_trajectory(
+def weight_trajectory_plot(
     trajectory: xr.Dataset, *, components: tuple[int, int] = (0, 1), color_by: ColorBy = "epoch"
 ) -> hv.Overlay:
     """The trajectory on two principal components: a path, and points coloured by ``color_by``.
@@ -91,7 +91,7 @@ def weight_trajectory(
     ...      "explained_variance_ratio": ("component", [0.6, 0.3])},
     ...     coords={"epoch": ("snapshot", [-1, 0, 0, 1, 1]),
     ...             "cycle_position": ("snapshot", [-1, 0, 1, 0, 1])})
-    >>> len(weight_trajectory(t).traverse(lambda e: e, [hv.Points])[0])
+    >>> len(weight_trajectory_plot(t).traverse(lambda e: e, [hv.Points])[0])
     5
     """
     _check(trajectory, color_by, max(components) + 1)
@@ -138,7 +138,7 @@ def trajectory_panels(
     """
     _check(trajectory, color_by, n_components)
     panels = [
-        weight_trajectory(trajectory, components=pair, color_by=color_by)
+        weight_trajectory_plot(trajectory, components=pair, color_by=color_by)
         for pair in combinations(range(n_components), 2)
     ]
     return hv.Layout(panels).cols(3)

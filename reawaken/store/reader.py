@@ -14,7 +14,7 @@ import xarray as xr
 import zarr
 
 from reawaken.errors import StoreError
-from reawaken.store.schema import SCHEMA_VERSION, STATUSES, VARIABLES
+from reawaken.store.schema import COORDINATES, SCHEMA_VERSION, STATUSES, VARIABLES
 
 __all__ = ["open_run", "read_attrs", "run_config", "structural_problems"]
 
@@ -57,7 +57,19 @@ def run_config(ds_or_attrs: xr.Dataset | dict[str, Any]) -> dict[str, Any]:
 def structural_problems(ds: xr.Dataset) -> list[str]:
     """What makes ``ds`` not a schema-v1 run: missing variables, wrong dims, bad attributes.
 
-    Returns an empty list for a valid run.
+    Variables and coordinates are checked against their declaration in
+    :mod:`reawaken.store.schema` (dims and dtypes); a coordinate is required wherever its dims
+    are in the store. Returns an empty list for a valid run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reawaken.testing import synthetic_run
+    >>> ds = synthetic_run(np.zeros((3, 2)), steps_per_doc=1)
+    >>> structural_problems(ds)
+    []
+    >>> structural_problems(ds.assign(lr=ds.lr.astype("float64")))
+    ["variable 'lr' has dtype float64, expected float32"]
     """
     problems: list[str] = []
     version = ds.attrs.get("schema_version")
@@ -75,9 +87,14 @@ def structural_problems(ds: xr.Dataset) -> list[str]:
             continue
         if ds[name].dims != spec.dims:
             problems.append(f"variable '{name}' has dims {ds[name].dims}, expected {spec.dims}")
-    for coord in ("epoch", "cycle_position", "trained_doc", "grad_step"):
-        if coord not in ds.coords or ds[coord].dims != ("step",):
-            problems.append(f"coordinate '{coord}' on 'step' is missing")
+        elif ds[name].dtype != spec.dtype:
+            problems.append(f"variable '{name}' has dtype {ds[name].dtype}, expected {spec.dtype}")
+    for name, coordinate in COORDINATES.items():
+        on = ", ".join(f"'{dim}'" for dim in coordinate.dims)
+        if set(coordinate.dims) <= set(ds.dims) and (
+            name not in ds.coords or ds[name].dims != coordinate.dims
+        ):
+            problems.append(f"coordinate '{name}' on {on} is missing")
     status = ds.attrs.get("status")
     if status not in STATUSES:
         problems.append(f"attribute 'status' is {status!r}, expected one of {STATUSES}")
@@ -98,8 +115,14 @@ def open_run(path: str | Path) -> xr.Dataset:
 
     Examples
     --------
-    >>> ds = open_run("runs/default.zarr")  # doctest: +SKIP
-    >>> ds.loss.sel(doc=0).plot()  # doctest: +SKIP
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from reawaken.testing import synthetic_run, write_store
+    >>> run = synthetic_run(np.ones((5, 2)), steps_per_doc=1, arrays={"train_loss": np.ones(5)})
+    >>> path = write_store(run, f"{tempfile.mkdtemp()}/default.zarr")
+    >>> ds = open_run(path)  # e.g. open_run("runs/default.zarr")
+    >>> ds.loss.sel(doc=0).values.tolist(), ds.attrs["completed_steps"]
+    ([1.0, 1.0, 1.0, 1.0, 1.0], 4)
     """
     path = Path(path)
     read_attrs(path)

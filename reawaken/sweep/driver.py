@@ -45,9 +45,14 @@ def run_sweep(
 
     Examples
     --------
-    >>> result = run_sweep(load_sweep("tiny-demo"), jobs=2)  # doctest: +SKIP
-    >>> [s.state for s in result.states]  # doctest: +SKIP
-    ['completed', 'completed', 'completed', 'completed']
+    ``run_sweep(load_sweep("tiny-demo"), jobs=2)`` runs the four tiny runs two at a time;
+    ``[s.state for s in result.states]`` is then ``["completed"] * 4``.
+    Bad arguments are refused before any run starts:
+
+    >>> from reawaken.sweep.spec import load_sweep
+    >>> run_sweep(load_sweep("tiny-demo"), jobs=0)
+    Traceback (most recent call last):
+    reawaken.errors.ConfigError: --jobs must be at least 1, got 0
     """
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")

@@ -83,11 +83,10 @@ class CheckpointPolicy:
     @classmethod
     def of(cls, config: RunConfig, clock: Callable[[], float] = time.monotonic) -> CheckpointPolicy:
         """The policy of a run's config; the ``auto`` clock starts now."""
-        steps_per_doc = config.schedule.steps_per_doc
         return cls(
             every=config.checkpoint.every,
-            block_steps=steps_per_doc,
-            epoch_steps=steps_per_doc * config.data.num_docs,
+            block_steps=int(config.steps_between("doc") or 1),
+            epoch_steps=int(config.steps_between("epoch") or 1),
             total_steps=config.total_steps,
             interval=config.checkpoint.interval,
             saves_optimizer=not config.optimizer.reset_per_doc,

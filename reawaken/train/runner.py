@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from reawaken.config import RunConfig
 from reawaken.data import DocumentSet
-from reawaken.errors import ConfigError, RunFailed, StoreError
+from reawaken.errors import ConfigError, RunFailed, RunInterrupted, StoreError
 from reawaken.models import LoadedModel
 from reawaken.store.reader import read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
@@ -33,7 +33,7 @@ from reawaken.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from reawaken.train.evaluate import evaluate_documents, make_batches
+from reawaken.train.evaluate import Evaluation, evaluate_documents, make_batches
 from reawaken.train.noise import TrainingNoise
 from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
 from reawaken.train.setup import (
@@ -113,37 +113,40 @@ class CyclicRun:
         self.optimizer = build_optimizer(self.model, config.optimizer)
         self.checkpoints = CheckpointPolicy.of(config)
 
-    def evaluate(self, *, with_activations: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def evaluate(self, *, at_snapshot: bool) -> Evaluation:
+        """Every document's loss; at a snapshot also the probes that evaluation computes."""
         return evaluate_documents(
             self.model,
             self.batches,
-            layers=self.layers if with_activations else (),
+            layers=self.layers if at_snapshot else (),
             chunk_tokens=self.config.evaluation.chunk_tokens,
             autocast=self.config.model.autocast,
+            token_losses=at_snapshot and self.config.probes.token_loss,
         )
 
     def evaluate_heldout(self) -> torch.Tensor | None:
         """Loss of each document's second text (``data.heldout_field``), if configured."""
         if not self.heldout_batches:
             return None
-        loss, _ = evaluate_documents(
+        return evaluate_documents(
             self.model,
             self.heldout_batches,
             chunk_tokens=self.config.evaluation.chunk_tokens,
             autocast=self.config.model.autocast,
-        )
-        return loss
+        ).loss
 
     def training_example(self, doc: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(inputs, labels) of one step on ``doc``: the document, or its perturbed copy."""
         example = self.examples[doc]
         return self.noise(example) if self.noise.active else (example, example)
 
-    def snapshot(self, activation: torch.Tensor | None) -> dict[str, np.ndarray]:
+    def snapshot(self, evaluation: Evaluation) -> dict[str, np.ndarray]:
         """The probes at the current weights, as host arrays named as in the store."""
         arrays: dict[str, torch.Tensor] = {}
-        if activation is not None:
-            arrays["activation"] = activation
+        if evaluation.activation is not None:
+            arrays["activation"] = evaluation.activation
+        if evaluation.token_loss is not None:
+            arrays["token_loss"] = evaluation.token_loss.half()
         if self.sketch is not None:
             change = (p - p0 for p, p0 in zip(self.model.parameters(), self.initial, strict=True))
             arrays["weight_sketch"] = self.sketch(change)
@@ -155,14 +158,14 @@ class CyclicRun:
 
     def write_start(self) -> None:
         """Step 0: every document's loss (and snapshot 0) before any update."""
-        loss, activation = self.evaluate(with_activations=len(self.snapshot_steps) > 0)
-        arrays = {"loss": loss.cpu().numpy()[None]}
+        evaluation = self.evaluate(at_snapshot=len(self.snapshot_steps) > 0)
+        arrays = {"loss": evaluation.loss.cpu().numpy()[None]}
         heldout = self.evaluate_heldout()
         if heldout is not None:
             arrays["heldout_loss"] = heldout.cpu().numpy()[None]
         self.writer.write_steps(0, arrays)
         if len(self.snapshot_steps):
-            self.writer.write_snapshot(0, self.snapshot(activation))
+            self.writer.write_snapshot(0, self.snapshot(evaluation))
 
     def blocks(self, first_step: int) -> Iterator[tuple[int, int, int]]:
         """(epoch, cycle_position, doc) of each block from step ``first_step`` on."""
@@ -192,23 +195,23 @@ class CyclicRun:
         for epoch, position, doc in self.blocks(step):
             if self.config.optimizer.reset_per_doc and step:
                 self.optimizer = build_optimizer(self.model, self.config.optimizer)
+            first_step = step + 1  # the step after the block's first update
             block = BlockBuffer(self.steps_per_doc, len(self.documents))
             for grad_step in range(self.steps_per_doc):
                 inputs, labels = self.training_example(doc)
                 set_lr(self.optimizer, self.lr_at(step + 1))
                 clip = self.config.optimizer.clip_grad_norm
-                update = train_step(self.model, self.optimizer, inputs, labels, clip)
-                block.record_update(grad_step, *update)
+                block.record_update(train_step(self.model, self.optimizer, inputs, labels, clip))
                 step += 1
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
                 if every_step or last:
-                    loss, activation = self.evaluate(with_activations=snapshot_due)
-                    block.record_loss(grad_step, loss, self.evaluate_heldout())
-            snapshot = self.snapshot(activation) if snapshot_due else None
+                    evaluation = self.evaluate(at_snapshot=snapshot_due)
+                    block.record_loss(grad_step, evaluation.loss, self.evaluate_heldout())
+            snapshot = self.snapshot(evaluation) if snapshot_due else None
             with signals_held():  # a stop must not split a block's data from its progress
-                self.write_block(step - self.steps_per_doc + 1, block, snapshot)
-            block.raise_if_not_finite(step - self.steps_per_doc + 1, doc, epoch)
+                self.write_block(first_step, block, snapshot)
+            block.raise_if_not_finite(first_step, doc, epoch)
             if self.checkpoints.due(step):
                 save_checkpoint(
                     self.writer.path,
@@ -265,7 +268,7 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
     except KeyboardInterrupt as stop:
         reason = f"interrupted ({stop or 'SIGINT'}) after {run.completed_steps} of {total} steps"
         _mark(writer, "interrupted", reason)
-        raise RunFailed(
+        raise RunInterrupted(
             f"{reason}; the store keeps them: {path} (continue with: reawaken run --resume {path})"
         ) from None
     except RunFailed as error:

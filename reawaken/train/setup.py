@@ -76,10 +76,7 @@ def resolve_layers(layers: tuple[int, ...], num_layers: int) -> list[int]:
 
 def snapshot_steps(config: RunConfig) -> np.ndarray:
     """Steps after which a snapshot is taken (always step 0, unless snapshots are off)."""
-    steps_per_doc, num_docs = config.schedule.steps_per_doc, config.data.num_docs
-    every = {"doc": steps_per_doc, "epoch": steps_per_doc * num_docs}.get(
-        config.probes.snapshot_every
-    )
+    every = config.steps_between(config.probes.snapshot_every)
     return np.arange(0, config.total_steps + 1, every) if every else np.array([], dtype=np.int64)
 
 
@@ -114,6 +111,7 @@ def store_layout(
         grad_sketch=probes.grad_sketch and bool(probes.sketch_size),
         weight_size=weight_size(loaded.model, probes.weights) if len(snapshots) else 0,
         num_heldout_docs=len(documents.heldout) if documents.heldout is not None else 0,
+        token_loss=probes.token_loss and bool(len(snapshots)),
     )
 
 

@@ -7,6 +7,7 @@ does not stall on a host sync after every step.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from transformers import PreTrainedModel
 from reawaken.config import OptimizerConfig
 from reawaken.errors import RunFailed
 
-__all__ = ["BlockBuffer", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
+__all__ = ["BlockBuffer", "StepResult", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
 
 
 def build_optimizer(model: PreTrainedModel, config: OptimizerConfig) -> torch.optim.Optimizer:
@@ -67,14 +68,23 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+@dataclass(frozen=True)
+class StepResult:
+    """What one update reports; tensors stay on the device until the block is written."""
+
+    loss: torch.Tensor  #: training loss before the update
+    grad_norm: torch.Tensor  #: L2 norm of the gradient over all parameters
+    lr: float  #: learning rate of the update
+
+
 def train_step(
     model: PreTrainedModel,
     optimizer: torch.optim.Optimizer,
     input_ids: torch.Tensor,
     labels: torch.Tensor | None = None,
     clip_grad_norm: float | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """One update on one document; returns (loss before the update, gradient norm, lr).
+) -> StepResult:
+    """One update on one document.
 
     ``labels`` default to ``input_ids``; they differ when the inputs are masked. With
     ``clip_grad_norm`` the gradient is scaled to at most that global L2 norm before the
@@ -91,7 +101,7 @@ def train_step(
     )
     lr = float(optimizer.param_groups[0]["lr"])
     optimizer.step()
-    return loss.detach(), grad_norm.detach(), lr
+    return StepResult(loss.detach(), grad_norm.detach(), lr)
 
 
 class BlockBuffer:
@@ -107,12 +117,10 @@ class BlockBuffer:
         self.heldout: dict[int, torch.Tensor] = {}
         self._arrays: dict[str, np.ndarray] | None = None
 
-    def record_update(
-        self, grad_step: int, loss: torch.Tensor, grad_norm: torch.Tensor, lr: float
-    ) -> None:
-        self.train_loss.append(loss)
-        self.grad_norm.append(grad_norm)
-        self.lr.append(lr)
+    def record_update(self, result: StepResult) -> None:
+        self.train_loss.append(result.loss)
+        self.grad_norm.append(result.grad_norm)
+        self.lr.append(result.lr)
 
     def record_loss(
         self, grad_step: int, loss: torch.Tensor, heldout: torch.Tensor | None = None

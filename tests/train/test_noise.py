@@ -11,7 +11,7 @@ import torch
 
 import reawaken
 from reawaken.config import RunConfig, load_config
-from reawaken.errors import RunFailed
+from reawaken.errors import RunFailed, RunInterrupted
 from reawaken.train import resume_experiment, run_experiment
 from reawaken.train import steps as train_steps
 from reawaken.train.noise import TrainingNoise, centre_window
@@ -151,7 +151,7 @@ def test_resume_with_noise_is_bit_identical(
     )
     store = tmp_path / "stopped.zarr"
     interrupt_at(monkeypatch, call=4 * M + 2)  # mid-block 5; checkpoints after every block
-    with pytest.raises(RunFailed, match=r"^interrupted"):
+    with pytest.raises(RunInterrupted, match=r"^interrupted"):
         run_experiment(noisy_config, store, progress=False)
     monkeypatch.undo()
     resume_experiment(store, progress=False)

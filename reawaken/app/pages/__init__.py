@@ -3,7 +3,9 @@
 Examples
 --------
 >>> from reawaken.app.state import AppState
->>> page = RecoveryPage(state=AppState(runs_dir="/nonexistent"))  # doctest: +SKIP
+>>> page = RecoveryPage(state=AppState(runs_dir="/nonexistent"))
+>>> page.state.runs
+[]
 """
 
 from __future__ import annotations

@@ -76,12 +76,20 @@ def run_card(title: str, *objects: Any) -> pn.Card:
 
 
 def cards_of_selected_runs(
-    entries: list[Any], build: Callable[[str, Path], pn.viewable.Viewable]
+    entries: list[Any], build: Callable[[str, Path], pn.viewable.Viewable], title: str
 ) -> pn.viewable.Viewable:
-    """One card per selected run (``build(name, path)``), or a hint when none is selected."""
+    """One card per selected run, titled "NAME: ``title``", holding ``build(name, path)``.
+
+    A problem with one run (see :func:`guarded`) becomes a message in its card; without a
+    selection the page shows a hint instead.
+    """
     if not entries:
         return message("Select a run on the Runs page.", "info")
-    return pn.Column(*(build(e.name, e.path) for e in entries), sizing_mode="stretch_width")
+    cards = (
+        run_card(f"{e.name}: {title}", guarded(f"Run {e.name}")(build)(e.name, e.path))
+        for e in entries
+    )
+    return pn.Column(*cards, sizing_mode="stretch_width")
 
 
 def lazy(method: Callable[..., Any]) -> pn.param.ParamMethod:

@@ -12,9 +12,9 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, load_run
-from reawaken.app.pages.common import figure, guarded, lazy, message, run_card
+from reawaken.app.pages.common import cards_of_selected_runs, figure, guarded, lazy, message
 from reawaken.app.state import AppState
 from reawaken.errors import ReawakenError
 
@@ -86,13 +86,13 @@ class RecoveryPage(Viewer):
         runs, problems = self._loaded()
         results = {
             name: analysed(
-                self.state.runs_dir, ds.attrs["path"], "aligned_curves", ragged=self.ragged
+                self.state.runs_dir, ds.attrs["path"], analysis.aligned_curves, ragged=self.ragged
             )
             for name, ds in runs.items()
         }
         if not results:
             return pn.Column(*problems)
-        return pn.Column(*problems, figure(plots.aligned_curves(results)))
+        return pn.Column(*problems, figure(plots.aligned_curves_plot(results)))
 
     @param.depends("state.selected", "state.version")
     @guarded("Recovery scores")
@@ -100,7 +100,7 @@ class RecoveryPage(Viewer):
         """The paper's recovery score RS(n) per presentation, one line per run."""
         runs, problems = self._loaded()
         results = {
-            name: analysed(self.state.runs_dir, ds.attrs["path"], "paper_recovery_score")
+            name: analysed(self.state.runs_dir, ds.attrs["path"], analysis.paper_recovery_score)
             for name, ds in runs.items()
         }
         if not results:
@@ -108,22 +108,20 @@ class RecoveryPage(Viewer):
         return pn.Column(*problems, figure(plots.recovery_scores(results)))
 
     def _run_figures(self, name: str, path: str) -> pn.viewable.Viewable:
-        @guarded(f"Run {name}")
-        def build() -> pn.viewable.Viewable:
-            ds = load_run(self.state.runs_dir, path)
-            by_distance = self.matrix_order == "cyclic distance"
-            matrix = analysed(self.state.runs_dir, path, "recovery_matrix", by_distance=by_distance)
-            heat: hv.Element = plots.loss_heatmap(ds.loss)
-            return pn.Row(figure(heat), figure(plots.recovery_matrix(matrix)))
-
-        return run_card(f"{name}: loss heatmap and recovery matrix", build())
+        """Loss heatmap and recovery matrix of one run, for :func:`cards_of_selected_runs`."""
+        ds = load_run(self.state.runs_dir, path)
+        by_distance = self.matrix_order == "cyclic distance"
+        matrix = analysed(
+            self.state.runs_dir, path, analysis.recovery_matrix, by_distance=by_distance
+        )
+        heat: hv.Element = plots.loss_heatmap(ds.loss)
+        return pn.Row(figure(heat), figure(plots.recovery_matrix_plot(matrix)))
 
     @param.depends("state.selected", "state.version", "matrix_order")
     def per_run(self) -> pn.viewable.Viewable:
         """Loss heatmap and recovery matrix of each selected run."""
-        return pn.Column(
-            *(self._run_figures(entry.name, entry.path) for entry in self.state.entries()),
-            sizing_mode="stretch_width",
+        return cards_of_selected_runs(
+            self.state.entries(), self._run_figures, "loss heatmap and recovery matrix"
         )
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -6,19 +6,19 @@ document's similarity to itself across all snapshots (paper Fig. 8d).
 
 from __future__ import annotations
 
+import functools
+
 import panel as pn
 import param
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, latest_snapshot, load_run, require
 from reawaken.app.pages.common import (
     cards_of_selected_runs,
     figure,
-    guarded,
     lazy,
     message,
-    run_card,
 )
 from reawaken.app.state import AppState
 from reawaken.errors import ReawakenError
@@ -87,39 +87,34 @@ class RepresentationsPage(Viewer):
             self.player.param.update(end=max(end, 1), value=value)
 
     def _run_figures(self, name: str, path: str) -> pn.viewable.Viewable:
-        @guarded(f"Run {name}")
-        def build() -> pn.viewable.Viewable:
-            ds = load_run(self.state.runs_dir, path)
-            require(ds, "activation", "representation views", _HINT)
-            last = latest_snapshot(ds)
-            if last < 0:
-                return message(
-                    "No snapshot written yet; this page fills in as the run goes.", "info"
-                )
-            snapshot = last if self.state.snapshot < 0 else min(self.state.snapshot, last)
-            between = analysed(
-                self.state.runs_dir,
-                path,
-                "representation_similarity",
-                method=self.method,
-                snapshot=snapshot,
-            )
-            doc = min(self.state.doc, ds.sizes["doc"] - 1)
-            over_time = analysed(
-                self.state.runs_dir, path, "representation_similarity", method=self.method, doc=doc
-            )
-            left = plots.document_similarity(between, method=self.method)
-            right = plots.snapshot_similarity(
-                over_time, steps_per_epoch=steps_per_epoch(ds), method=self.method
-            )
-            return pn.Row(figure(left), figure(right))
-
-        return run_card(f"{name}: representation similarity", build())
+        """The representation similarity of one run (a card of :func:`cards_of_selected_runs`)."""
+        ds = load_run(self.state.runs_dir, path)
+        require(ds, "activation", "representation views", _HINT)
+        last = latest_snapshot(ds)
+        if last < 0:
+            return message("No snapshot written yet; this page fills in as the run goes.", "info")
+        snapshot = last if self.state.snapshot < 0 else min(self.state.snapshot, last)
+        similarity = functools.partial(
+            analysed,
+            self.state.runs_dir,
+            path,
+            analysis.representation_similarity,
+            method=self.method,
+        )
+        between = similarity(snapshot=snapshot)
+        over_time = similarity(doc=min(self.state.doc, ds.sizes["doc"] - 1))
+        left = plots.document_similarity(between, method=self.method)
+        right = plots.snapshot_similarity(
+            over_time, steps_per_epoch=steps_per_epoch(ds), method=self.method
+        )
+        return pn.Row(figure(left), figure(right))
 
     @param.depends("state.selected", "state.version", "state.snapshot", "state.doc", "method")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        return cards_of_selected_runs(self.state.entries(), self._run_figures)
+        return cards_of_selected_runs(
+            self.state.entries(), self._run_figures, "representation similarity"
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(

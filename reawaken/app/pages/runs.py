@@ -14,6 +14,7 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
+from reawaken import analysis
 from reawaken.analysis.summary import HEADLINE
 from reawaken.app.data import RunEntry, analysed
 from reawaken.app.state import AppState
@@ -40,7 +41,7 @@ def _score(state: AppState, run: RunEntry) -> tuple[float, str]:
     if not run.readable:
         return math.nan, run.error
     try:
-        table = analysed(state.runs_dir, run.path, "summary")
+        table = analysed(state.runs_dir, run.path, analysis.summary)
     except ReawakenError as error:
         return math.nan, str(error)
     value = table[HEADLINE]

@@ -11,14 +11,12 @@ import param
 import xarray as xr
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, load_run
 from reawaken.app.pages.common import (
     cards_of_selected_runs,
     figure,
-    guarded,
     lazy,
-    run_card,
 )
 from reawaken.app.state import AppState
 from reawaken.errors import StoreError
@@ -65,30 +63,27 @@ class WeightsPage(Viewer):
         )
 
     def _run_figures(self, name: str, path: str) -> pn.viewable.Viewable:
-        @guarded(f"Run {name}")
-        def build() -> pn.viewable.Viewable:
-            ds = load_run(self.state.runs_dir, path)
-            source = self._source(ds, name)
-            if ds.sizes.get("snapshot", 0) < 3:
-                raise StoreError(f"run {name} has fewer than 3 snapshots: no trajectory to show")
-            trajectory = analysed(
-                self.state.runs_dir,
-                path,
-                "weight_trajectory",
-                n_components=int(self.n_components),
-                source=source,
-            )
-            panels = plots.trajectory_panels(
-                trajectory, n_components=int(self.n_components), color_by=self.color_by
-            )
-            return figure(panels)
-
-        return run_card(f"{name}: weight trajectory", build())
+        """The weight trajectory of one run (a card of :func:`cards_of_selected_runs`)."""
+        ds = load_run(self.state.runs_dir, path)
+        source = self._source(ds, name)
+        if ds.sizes.get("snapshot", 0) < 3:
+            raise StoreError(f"run {name} has fewer than 3 snapshots: no trajectory to show")
+        trajectory = analysed(
+            self.state.runs_dir,
+            path,
+            analysis.weight_trajectory,
+            n_components=int(self.n_components),
+            source=source,
+        )
+        panels = plots.trajectory_panels(
+            trajectory, n_components=int(self.n_components), color_by=self.color_by
+        )
+        return figure(panels)
 
     @param.depends("state.selected", "state.version", "n_components", "color_by", "source")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        return cards_of_selected_runs(self.state.entries(), self._run_figures)
+        return cards_of_selected_runs(self.state.entries(), self._run_figures, "weight trajectory")
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(
