@@ -108,9 +108,9 @@ def protocol_line(config: RunConfig) -> str:
     Examples
     --------
     >>> config = RunConfig(model={"name": "x"}, data={"source": "cnn_dailymail"})
-    >>> protocol_line(config)  # doctest: +NORMALIZE_WHITESPACE
-    'protocol: cyclic, T=25 C=256 M=10 E=5, sgd lr=0.001, evaluated every doc, pretrained x;
-     the paper's default setting'
+    >>> print(protocol_line(config))  # doctest: +NORMALIZE_WHITESPACE
+    protocol: cyclic, T=25 C=256 M=10 E=5, sgd lr=0.001, evaluated every doc, pretrained x;
+    the paper's default setting
     """
     data, schedule, optimizer = config.data, config.schedule, config.optimizer
     weights = "pretrained" if config.model.pretrained else "random-init"
