@@ -30,7 +30,7 @@ from reawaken.analysis.similarity import (
     linear_cka_matrix,
     representation_similarity,
 )
-from reawaken.analysis.stats import mean_interval, student_t_quantile
+from reawaken.analysis.stats import interval_by, mean_interval, student_t_quantile
 from reawaken.analysis.summary import summary
 from reawaken.analysis.trajectory import weight_trajectory
 
@@ -41,6 +41,7 @@ __all__ = [
     "boundary_losses",
     "cosine_matrix",
     "gradient_similarity",
+    "interval_by",
     "linear_cka_matrix",
     "mean_interval",
     "mean_prequential_loss",

@@ -28,26 +28,30 @@ def _blocks_of_one_run(
     epoch: np.ndarray,
     position: np.ndarray,
     trained: np.ndarray,
+    grad_step: np.ndarray,
     *,
     steps: np.ndarray,
     docs: pd.Index,
     num_epochs: int,
     func: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(first_step, last_step, cycle_position), each (epoch, doc), of one run's coordinates."""
+    """(first_step, last_step, cycle_position), each (epoch, doc), of one run's coordinates.
+
+    A block starts at an update with ``grad_step`` 0 and ends at the update before the next
+    start (or before the first step without an update); every order the package writes has
+    one block per document and epoch.
+    """
     updated = trained >= 0
-    doc = docs.get_indexer(trained[updated])
-    if np.any(doc < 0):
-        unknown = sorted(set(trained[updated][doc < 0].tolist()))
+    doc = docs.get_indexer(np.where(updated, trained, docs[0] if len(docs) else 0))
+    if np.any(updated & (doc < 0)):
+        unknown = sorted(set(trained[updated & (doc < 0)].tolist()))
         raise StoreError(f"{func}: trained_doc values {unknown[:5]} are not labels of 'doc'")
-    updates = pd.DataFrame(
-        {"epoch": epoch[updated], "doc": doc, "step": steps[updated], "position": position[updated]}
-    )
-    blocks = updates.groupby(["epoch", "doc"])
+    starts = updated & (grad_step == 0)
+    ends = updated & np.append(~updated[1:] | starts[1:], True)
     table = np.full((3, num_epochs, len(docs)), NONE, dtype=np.int64)
-    for row, column in enumerate([blocks.step.min(), blocks.step.max(), blocks.position.first()]):
-        keys = column.index
-        table[row, keys.get_level_values("epoch"), keys.get_level_values("doc")] = column.values
+    table[0, epoch[starts], doc[starts]] = steps[starts]
+    table[1, epoch[ends], doc[ends]] = steps[ends]
+    table[2, epoch[starts], doc[starts]] = position[starts]
     return table[0], table[1], table[2]
 
 
@@ -88,9 +92,9 @@ def block_table(ds: xr.Dataset, *, func: str = "block_table") -> xr.Dataset:
         _blocks_of_one_run,
         *(
             ds[name].reset_coords(drop=True).load()
-            for name in ("epoch", "cycle_position", "trained_doc")
+            for name in ("epoch", "cycle_position", "trained_doc", "grad_step")
         ),
-        input_core_dims=[["step"]] * 3,
+        input_core_dims=[["step"]] * 4,
         output_core_dims=[["epoch", "doc"]] * 3,
         vectorize=True,
         kwargs={

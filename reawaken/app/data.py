@@ -33,6 +33,7 @@ __all__ = [
     "resolve_run",
     "runs_folder",
     "scan_runs",
+    "sweep_scores",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class RunEntry:
     steps_per_doc: int = 0
     num_epochs: int = 0
     optimizer: str = ""
+    order: str = ""
+    created: str = ""
     error: str = ""
 
     @property
@@ -135,6 +138,8 @@ def _entry(runs_dir: Path, path: Path) -> RunEntry:
         steps_per_doc=steps_per_doc,
         num_epochs=num_epochs,
         optimizer=str(config.get("optimizer", {}).get("name", "")),
+        order=str(schedule.get("order", "")),
+        created=str(attrs.get("created", "")),
     )
 
 
@@ -217,6 +222,34 @@ def analysed(
         str(attrs.get("status")),
         json.dumps(options, sort_keys=True, default=_json_number),
     )
+
+
+@pn.cache(max_items=8)
+def _sweep_scores(runs: tuple[tuple[str, int, str], ...]) -> xr.DataArray:
+    from reawaken import analysis
+    from reawaken.store.combine import open_runs
+
+    return analysis.paper_recovery_score(open_runs([path for path, _, _ in runs])).load()
+
+
+def sweep_scores(runs_dir: str | Path, paths: list[str | Path]) -> xr.DataArray:
+    """RS(n) of several runs, ``paper_recovery_score(open_runs(paths))``, with ``run`` coords.
+
+    Cached on every store's path and progress: a run that advances recomputes the sweep.
+    """
+    key = []
+    for path in paths:
+        resolved = resolve_run(runs_dir, path)
+        attrs = read_attrs(resolved)
+        completed = attrs.get("completed_steps", -1)
+        key.append(
+            (
+                str(resolved),
+                int(completed) if isinstance(completed, int) else -1,
+                str(attrs.get("status")),
+            )
+        )
+    return _sweep_scores(tuple(key))
 
 
 def _json_number(value: Any) -> Any:

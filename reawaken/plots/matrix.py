@@ -12,7 +12,7 @@ import xarray as xr
 
 from reawaken.plots.style import image, styled
 
-__all__ = ["recovery_matrix_plot"]
+__all__ = ["recovery_matrix_plot", "symmetric_limit"]
 
 _X_LABELS = {
     "trained_doc": hv.Dimension("trained_doc", label="trained document j"),
@@ -20,7 +20,22 @@ _X_LABELS = {
 }
 
 
-def recovery_matrix_plot(matrix: xr.DataArray) -> hv.Image | hv.QuadMesh:
+def symmetric_limit(*matrices: xr.DataArray) -> float:
+    """The largest absolute finite value of ``matrices`` (1.0 if none): one colour scale for all.
+
+    Examples
+    --------
+    >>> symmetric_limit(xr.DataArray([[-2.7, 1.0]]), xr.DataArray([[3.0, np.nan]]))
+    3.0
+    """
+    finite = [np.abs(m.values[np.isfinite(m.values)]) for m in matrices]
+    values = np.concatenate([f.ravel() for f in finite]) if finite else np.zeros(0)
+    return float(values.max()) if values.size and values.max() > 0 else 1.0
+
+
+def recovery_matrix_plot(
+    matrix: xr.DataArray, *, limit: float | None = None
+) -> hv.Image | hv.QuadMesh:
     """Heatmap of R[i, j]: the mean change in document i's loss over document j's block.
 
     Negative (blue) means j's block lowers i's loss: j helps i recover.
@@ -29,6 +44,9 @@ def recovery_matrix_plot(matrix: xr.DataArray) -> hv.Image | hv.QuadMesh:
     ----------
     matrix
         (``doc``, ``trained_doc``) or, ordered by cyclic distance, (``doc``, ``distance``).
+    limit
+        Colour limits are ``(-limit, limit)``; give matrices drawn side by side the same one
+        (:func:`symmetric_limit` of all of them). Default: this matrix's own.
 
     Examples
     --------
@@ -45,8 +63,7 @@ def recovery_matrix_plot(matrix: xr.DataArray) -> hv.Image | hv.QuadMesh:
             f"{matrix.dims}; select one run first (e.g. matrix.sel(run=...))"
         )
     matrix = matrix.transpose("doc", x_name)
-    finite = np.abs(matrix.values[np.isfinite(matrix.values)])
-    limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    limit = symmetric_limit(matrix) if limit is None else float(limit)
     z = hv.Dimension("loss_change", label="change in loss of i", unit="nats")
     element = image(
         matrix[x_name].values,

@@ -8,6 +8,7 @@ blocks show its representation settling epoch by epoch.
 from __future__ import annotations
 
 import holoviews as hv
+import numpy as np
 import xarray as xr
 
 from reawaken.plots.style import DOC, image, styled
@@ -61,7 +62,11 @@ def document_similarity(similarity: xr.DataArray, *, method: str = "") -> hv.Ele
 
 
 def snapshot_similarity(
-    similarity: xr.DataArray, *, steps_per_epoch: int | None = None, method: str = ""
+    similarity: xr.DataArray,
+    *,
+    steps_per_epoch: int | None = None,
+    method: str = "",
+    mark_step: int | None = None,
 ) -> hv.Element:
     """One document's representation compared across snapshots (paper Fig. 8d).
 
@@ -73,6 +78,9 @@ def snapshot_similarity(
         T*M; with ``snapshot_step`` coordinates, axes are drawn in epochs.
     method
         Name of the measure for the colour bar.
+    mark_step
+        Mark the snapshot taken after this step with a cross of lines (e.g. the one shown
+        beside it); needs ``snapshot_step`` coordinates.
 
     Examples
     --------
@@ -80,6 +88,10 @@ def snapshot_similarity(
     >>> s = xr.DataArray(np.eye(4), dims=("snapshot", "other_snapshot"))
     >>> snapshot_similarity(s).dimension_values(2, flat=False).shape
     (4, 4)
+    >>> s = s.assign_coords(snapshot_step=("snapshot", [0, 2, 4, 6]))
+    >>> marked = snapshot_similarity(s, steps_per_epoch=4, mark_step=4)
+    >>> [float(line.data) for line in marked.traverse(lambda e: e, [hv.VLine, hv.HLine])]
+    [1.0, 1.0]
     """
     similarity = similarity.transpose("snapshot", "other_snapshot")
     axis = similarity["snapshot"].values
@@ -93,5 +105,21 @@ def snapshot_similarity(
     title = "Similarity of one document over training"
     if "doc" in similarity.coords and similarity["doc"].ndim == 0:
         title = f"Similarity of doc {int(similarity['doc'])} over training"
-    element = image(axis, axis, similarity.values, kdims=dims, vdim=_SIMILARITY)
-    return _styled_matrix(element, title, method)
+    element = _styled_matrix(
+        image(axis, axis, similarity.values, kdims=dims, vdim=_SIMILARITY), title, method
+    )
+    if mark_step is None or "snapshot_step" not in similarity.coords:
+        return element
+    at = mark_step / steps_per_epoch if steps_per_epoch else mark_step
+    if not steps_per_epoch:
+        at = int(np.searchsorted(similarity["snapshot_step"].values, mark_step))
+    lines = [
+        styled(
+            kind(at),
+            common={"color": "white"},
+            bokeh={"line_width": 1.5, "line_dash": "dashed"},
+            matplotlib={"linewidth": 0.8, "linestyle": "dashed"},
+        )
+        for kind in (hv.VLine, hv.HLine)
+    ]
+    return styled(element * lines[0] * lines[1], bokeh={"title": title})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
 from pathlib import Path
 
@@ -79,17 +81,19 @@ def test_runs_table_shows_status_progress_config_and_score(runs_folder):
     page = RunsPage(state=state_for(runs_folder, "alpha"))
     table = page.table.value.set_index("name")
     assert table.loc["running", "progress"] == 50.0
-    assert table.loc["beta", ["model", "T", "M", "E", "optimizer"]].tolist() == [
+    assert table.loc["beta", ["model", "order", "T", "M", "E", "optimizer"]].tolist() == [
         "pythia-1b",
+        "cyclic",
         T,
         M,
         E,
         "sgd",
     ]
-    alpha = open_run(runs_folder / "alpha.zarr")
-    expected = analysis.paper_recovery_score(alpha).isel(presentation=-1).item()
-    assert alpha.attrs["status"] == "completed" and np.isfinite(expected)
-    assert table.loc["alpha", "RS"] == pytest.approx(expected)
+    # RS: the paper's recovery score at the last epoch, i.e. RS(n) of the last presentation.
+    rs = analysis.paper_recovery_score(open_run(runs_folder / "alpha.zarr"))
+    assert rs["presentation"].values[-1] == E - 1
+    assert table.loc["alpha", "RS"] == pytest.approx(float(rs.isel(presentation=-1)))
+    assert np.isnan(table.loc["running", "RS"])  # half-way: RS(E-1) not reached yet
     assert table.loc["noloss", "status"] == "damaged"
     assert "'loss' is missing" in table.loc["noloss", "message"]
     assert np.isnan(table.loc["damaged", "RS"])
@@ -156,19 +160,37 @@ def test_representations_follow_the_snapshot_player_and_the_document(runs_folder
     state = state_for(runs_folder, "alpha")
     page = RepresentationsPage(state=state)
     view = page.per_run()
-    assert page.player.end == E * T  # 13 snapshots, the latest shown first
-    between, over_time = figures(view)
     ds = open_run(runs_folder / "alpha.zarr")
+    steps = ds.snapshot_step.values.tolist()
+    assert page.player.options == steps  # the player counts steps, the latest shown first
+    assert page.player.value == steps[-1] and state.snapshot_step == -1
+    between, over_time = figures(view)
     latest = analysis.representation_similarity(ds)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), latest.values)
-    page.player.value = 3
-    between, _ = figures(page.per_run())
+    page.player.value = steps[3]
+    assert state.snapshot_step == steps[3]
+    between, over_time = figures(page.per_run())
     at_3 = analysis.representation_similarity(ds, snapshot=3)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), at_3.values)
+    # The right-hand plot marks the chosen snapshot, in epochs.
+    marks = [float(line.data) for line in elements(over_time, hv.VLine)]
+    assert marks == [pytest.approx(steps[3] / (T * M))]
     page.doc_choice.value = 2
     _, over_time = figures(page.per_run())
     expected = analysis.representation_similarity(ds, doc=2)
-    np.testing.assert_allclose(over_time.dimension_values(2, flat=False), expected.values)
+    (matrix,) = elements(over_time, hv.Image) or elements(over_time, hv.QuadMesh)
+    np.testing.assert_allclose(matrix.dimension_values(2, flat=False), expected.values)
+
+
+def test_the_player_of_a_running_run_names_the_step_its_plot_shows(runs_folder):
+    state = state_for(runs_folder, "running")
+    page = RepresentationsPage(state=state)
+    ds = open_run(runs_folder / "running.zarr")
+    written = ds.snapshot_step.values[ds.snapshot_step.values <= ds.attrs["completed_steps"]]
+    assert page.player.options == written.tolist()
+    between, _ = figures(page.per_run())
+    title = hv.Store.lookup_options("bokeh", between, "plot").kwargs["title"]
+    assert title.endswith(f"after step {page.player.value}")
 
 
 def test_a_run_without_snapshots_says_so_on_the_snapshot_pages(runs_folder):
@@ -225,3 +247,67 @@ def test_an_empty_runs_folder_gives_an_empty_table_and_hints(tmp_path):
     assert app.state.selected == []
     assert len(app.pages["runs"].table.value) == 0
     assert "Select a run" in alerts(pn.Column(app.pages["weights"].per_run()))[0]
+
+
+def test_a_write_to_a_closed_tab_is_logged_without_a_traceback(caplog):
+    from tornado.websocket import WebSocketClosedError
+
+    from reawaken.app.shell import retrieve_closed_socket_writes
+
+    loop = asyncio.new_event_loop()
+    seen: list[dict] = []
+    loop.set_exception_handler(lambda loop, context: seen.append(context))
+    retrieve_closed_socket_writes(loop)
+    with caplog.at_level(logging.INFO, logger="reawaken.app.shell"):
+        loop.call_exception_handler(
+            {"message": "never retrieved", "exception": WebSocketClosedError()}
+        )
+        loop.call_exception_handler({"message": "other", "exception": ValueError("real")})
+    loop.close()
+    assert "its browser tab had closed" in caplog.text
+    assert [context["message"] for context in seen] == ["other"]  # other errors still go on
+
+
+def test_sweep_page_draws_rs_against_a_config_value_with_an_interval_over_seeds(tmp_path):
+    from app_stores import write
+
+    from reawaken.app.pages import SweepPage
+    from reawaken.store.combine import open_runs
+
+    runs = tmp_path / "sweep"
+    runs.mkdir()
+    for lr in (1e-3, 1e-4):
+        for seed in range(3):
+            config = {"optimizer.lr": lr, "seed": seed}
+            write(make_run(seed=seed + int(lr * 1e4), config=config), runs / f"lr{lr}-s{seed}.zarr")
+    page = SweepPage(state=state_for(runs))
+    page.x = "optimizer_lr"
+    (overlay,) = figures(page.view())
+    (bars,) = elements(overlay, hv.ErrorBars)
+    # Expected by hand: RS of the last presentation, mean and t-interval over the 3 seeds.
+    rs = analysis.paper_recovery_score(open_runs(runs)).isel(presentation=-1)
+    for i, lr in enumerate(sorted({1e-3, 1e-4})):
+        values = rs.where(rs["optimizer_lr"] == lr, drop=True).values
+        mean, sem = values.mean(), values.std(ddof=1) / np.sqrt(3)
+        assert bars.dimension_values(0)[i] == pytest.approx(lr)
+        assert bars.dimension_values(1)[i] == pytest.approx(mean)
+        assert bars.dimension_values(2)[i] == pytest.approx(4.302653 * sem, rel=1e-5)
+    page.lines = "seed"  # one line per seed: single runs, no interval
+    (overlay,) = figures(page.view())
+    assert len(elements(overlay, hv.Curve)) == 3
+
+
+def test_cards_after_the_fourth_are_drawn_only_when_opened(runs_folder):
+    page = RecoveryPage(
+        state=state_for(runs_folder, "alpha", "beta", "nosnap", "running", "noloss")
+    )
+    view = page.per_run()
+    cards = view.objects
+    assert [card.collapsed for card in cards] == [False] * 4 + [True]
+    # In the table's order: alpha, beta, noloss (a message), nosnap, running (closed).
+    assert len(figures(view)) == 6 and "'loss' is missing" in alerts(view)[0]
+    assert cards[4].title.startswith("running") and not cards[4].objects
+    cards[4].collapsed = False  # opening it draws it
+    assert len(figures(cards[4])) == 2
+    # A refresh that changes nothing reuses the cards, plots and all.
+    assert all(a is b for a, b in zip(page.per_run().objects, cards, strict=True))

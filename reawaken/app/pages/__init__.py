@@ -13,6 +13,7 @@ from __future__ import annotations
 from reawaken.app.pages.recovery import RecoveryPage
 from reawaken.app.pages.representations import RepresentationsPage
 from reawaken.app.pages.runs import RunsPage
+from reawaken.app.pages.sweep import SweepPage
 from reawaken.app.pages.weights import WeightsPage
 
-__all__ = ["RecoveryPage", "RepresentationsPage", "RunsPage", "WeightsPage"]
+__all__ = ["RecoveryPage", "RepresentationsPage", "RunsPage", "SweepPage", "WeightsPage"]

@@ -14,8 +14,10 @@ from panel.viewable import Viewer
 from reawaken import analysis, plots
 from reawaken.app.data import analysed, load_run
 from reawaken.app.pages.common import (
+    CardCache,
     cards_of_selected_runs,
     figure,
+    guarded,
     lazy,
 )
 from reawaken.app.state import AppState
@@ -49,6 +51,10 @@ class WeightsPage(Viewer):
         doc="sketch of all weights, or the chosen weights (auto: the sketch if stored)",
     )
 
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        self._cards = CardCache()
+
     def _source(self, ds: xr.Dataset, name: str) -> str:
         if self.source != "auto":
             if self.source not in ds:
@@ -63,27 +69,37 @@ class WeightsPage(Viewer):
         )
 
     def _run_figures(self, name: str, path: str) -> pn.viewable.Viewable:
-        """The weight trajectory of one run (a card of :func:`cards_of_selected_runs`)."""
-        ds = load_run(self.state.runs_dir, path)
-        source = self._source(ds, name)
-        if ds.sizes.get("snapshot", 0) < 3:
-            raise StoreError(f"run {name} has fewer than 3 snapshots: no trajectory to show")
-        trajectory = analysed(
-            self.state.runs_dir,
-            path,
-            analysis.weight_trajectory,
-            n_components=int(self.n_components),
-            source=source,
-        )
-        panels = plots.trajectory_panels(
-            trajectory, n_components=int(self.n_components), color_by=self.color_by
-        )
-        return figure(panels)
+        @guarded(f"Run {name}")
+        def build() -> pn.viewable.Viewable:
+            ds = load_run(self.state.runs_dir, path)
+            source = self._source(ds, name)
+            if ds.sizes.get("snapshot", 0) < 3:
+                raise StoreError(f"run {name} has fewer than 3 snapshots: no trajectory to show")
+            trajectory = analysed(
+                self.state.runs_dir,
+                path,
+                analysis.weight_trajectory,
+                n_components=int(self.n_components),
+                source=source,
+            )
+            panels = plots.trajectory_panels(
+                trajectory, n_components=int(self.n_components), color_by=self.color_by
+            )
+            kind = "trajectory_pca" if len(panels) > 1 else "weight_trajectory"
+            return figure(panels, export=(kind, f"trajectory_pca{self.n_components}d_{name}"))
+
+        return build()
 
     @param.depends("state.selected", "state.version", "n_components", "color_by", "source")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        return cards_of_selected_runs(self.state.entries(), self._run_figures, "weight trajectory")
+        return cards_of_selected_runs(
+            self.state.entries(),
+            self._run_figures,
+            title=lambda name: f"{name}: weight trajectory",
+            cache=self._cards,
+            options=(self.n_components, self.color_by, self.source),
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(
