@@ -67,7 +67,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     folder = save_tiny_model(tempfile.mkdtemp(), **SHAPES[args.shape])
-    loaded = load_model(ModelConfig(name=str(folder), pretrained=False), seed=0)
+    # resize_to_tokenizer off: keep the shape's 50k-row unembedding, which the timing is about
+    config = ModelConfig(name=str(folder), pretrained=False, resize_to_tokenizer=False)
+    loaded = load_model(config, seed=0)
     docs = load_documents(
         DataConfig(num_docs=args.docs, context_length=args.context), loaded.tokenize, seed=0
     )

@@ -21,8 +21,12 @@ RUN_EXAMPLES = """examples:
   reawaken run                                   # CPU demo: built-in model and corpus, ~1 min
   reawaken run --preset paper/pythia-1b          # the paper's main run (GPU, network)
   reawaken run --set model.name=EleutherAI/pythia-410m --set data.source=cnn_dailymail \\
-      --set data.text_field=article --set data.dataset_config=3.0.0
+      --set data.text_field=article --set data.dataset_config=3.0.0   # the paper's setting
+  reawaken run --set model.name=SmolLM2-135M-Instruct.Q4_1.gguf --print-config
   reawaken run my.yaml --set schedule.steps_per_doc=20 --name m20 --overwrite
+
+A named model (hub id, folder, .gguf file) is pretrained unless model.pretrained=false, and
+without a preset runs the paper's default setting (T=25, C=256, M=10, E=5, SGD lr 1e-3).
 """
 
 
@@ -44,8 +48,14 @@ def _headline(path: Path) -> dict[str, Any]:
     return {name: table[name].item() for name in table.data_vars if table[name].ndim == 0}
 
 
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` overrides, with ``--threads N`` as ``threads=N``."""
+    return [*args.set, *([f"threads={args.threads}"] if args.threads is not None else [])]
+
+
 def command_run(args: argparse.Namespace) -> int:
     from reawaken.config import load_config
+    from reawaken.config.protocol import protocol_line
 
     if args.quiet:  # nor the model loader's bars: an error is then the only line on stderr
         from transformers.utils import logging as hf_logging
@@ -57,13 +67,21 @@ def command_run(args: argparse.Namespace) -> int:
 
     if args.name is not None:
         check_run_name(args.name)
-    config = load_config(args.config, preset=args.preset, overrides=args.set, seed=args.seed)
+    config = load_config(
+        args.config, preset=args.preset, overrides=_overrides(args), seed=args.seed
+    )
     name = args.name or _default_name(args.preset, args.config)
     if args.smoke:
         from reawaken.smoke import smoke_config
 
         config = smoke_config(config)
         name = args.name or f"{name}-smoke"
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
+        return ExitCode.OK
+    print(protocol_line(config), flush=True)
     store_path = Path(args.out) / f"{name}.zarr"
     from reawaken.train import run_experiment
 
@@ -82,9 +100,9 @@ def _resume(args: argparse.Namespace) -> int:
     from reawaken.config import load_config
     from reawaken.train import resume_experiment
 
-    given = args.config or args.preset or args.set or args.seed is not None
+    given = args.config or args.preset or args.set or args.seed is not None or args.threads
     config = (
-        load_config(args.config, preset=args.preset, overrides=args.set, seed=args.seed)
+        load_config(args.config, preset=args.preset, overrides=_overrides(args), seed=args.seed)
         if given
         else None
     )
@@ -97,16 +115,19 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _print_result(result: Any) -> None:
+    from reawaken.analysis.summary import HEADLINE
+
     numbers = _headline(result.path)
     print(f"\nrun completed in {result.wall_seconds:.0f} s: {result.path}")
-    print(
-        f"  mean recovery score (last epoch): {_format_score(numbers.get('mean_recovery_score'))}"
-        f"   paper RS(E-1): {_format_score(numbers.get('paper_recovery_score'))}"
-    )
     print("next:")
     print(f"  reawaken show {result.path}")
     print("  panel serve apps/            # then open http://localhost:5006/apps")
     print(f"  python -c \"import reawaken; print(reawaken.open_run('{result.path}'))\"")
+    print(
+        f"{HEADLINE} = {_format_score(numbers.get(HEADLINE))}  (the paper's recovery score at "
+        f"the last epoch; mean per-document recovery score: "
+        f"{_format_score(numbers.get('mean_recovery_score'))})"
+    )
 
 
 def command_pairwise(args: argparse.Namespace) -> int:
@@ -142,6 +163,7 @@ def command_presets(args: argparse.Namespace) -> int:
 
 
 def _run_row(path: Path) -> list[str]:
+    from reawaken.analysis.summary import HEADLINE
     from reawaken.store.lock import display_status
     from reawaken.store.reader import read_attrs, run_config
 
@@ -159,7 +181,7 @@ def _run_row(path: Path) -> list[str]:
         f"{100 * numbers.get('progress', 0):.0f}%",
         str(config.get("model", {}).get("name")),
         shape,
-        _format_score(numbers.get("mean_recovery_score")),
+        _format_score(numbers.get(HEADLINE)),
     ]
 
 
@@ -171,7 +193,9 @@ def command_ls(args: argparse.Namespace) -> int:
     if not stores:
         print(f"no runs in {folder}; start one with: reawaken run")
         return ExitCode.OK
-    rows = [["run", "status", "progress", "model", "T/M/E", "score"]]
+    from reawaken.analysis.summary import HEADLINE
+
+    rows = [["run", "status", "progress", "model", "T/M/E", HEADLINE]]
     rows += [_run_row(path) for path in stores]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -182,6 +206,7 @@ def command_ls(args: argparse.Namespace) -> int:
 def command_show(args: argparse.Namespace) -> int:
     import yaml
 
+    from reawaken.analysis.summary import HEADLINE
     from reawaken.store.lock import display_status
     from reawaken.store.reader import read_attrs, run_config
 
@@ -191,6 +216,9 @@ def command_show(args: argparse.Namespace) -> int:
     config = run_config(attrs)
     attrs["status"] = display_status(path, attrs)
     print(f"run: {path}")
+    print(
+        f"  {HEADLINE}: {_format_score(numbers.get(HEADLINE))} (the paper's RS at the last epoch)"
+    )
     for key in (
         "status",
         "reason",
@@ -199,8 +227,13 @@ def command_show(args: argparse.Namespace) -> int:
         "finished",
         "device",
         "model_source",
+        "model_type",
+        "vocab_rows",
+        "model_file",
+        "model_file_sha256",
         "model_revision",
         "num_parameters",
+        "threads",
     ):
         if attrs.get(key) not in (None, ""):
             print(f"  {key}: {attrs[key]}")
@@ -309,6 +342,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the preset in seconds on a CPU, offline: tiny model of the same family, "
         "local data, T<=4, M<=2, E<=2, C<=32",
+    )
+    run.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads of torch (config key threads; default: $OMP_NUM_THREADS, else all "
+        "cores); on a loaded machine fewer threads can be much faster",
+    )
+    run.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (YAML) and exit, loading no model",
     )
     run.add_argument(
         "--resume",

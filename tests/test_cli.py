@@ -26,6 +26,7 @@ def tiny_args(tiny_model_dir: Path, tiny_corpus: Path) -> list[str]:
         "--set", "data.context_length=24", "--set", "schedule.steps_per_doc=2",
         "--set", "schedule.num_epochs=3", "--set", "optimizer.name=sgd",
         "--set", "optimizer.lr=0.5", "--set", "probes.sketch_size=8",
+        "--set", "evaluation.every=step", "--set", "checkpoint.every=doc",
     ]  # fmt: skip
 
 
@@ -36,19 +37,24 @@ def test_run_writes_the_named_store_and_prints_a_summary(
     assert main(["run", *tiny_args, "--out", str(out), "--name", "demo", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert f"{out / 'demo.zarr'}" in printed
-    assert "mean recovery score (last epoch):" in printed
     assert f"reawaken show {out / 'demo.zarr'}" in printed
-    assert reawaken.open_run(out / "demo.zarr").attrs["status"] == "completed"
+    ds = reawaken.open_run(out / "demo.zarr")
+    assert ds.attrs["status"] == "completed"
+    # The headline is the paper's RS(E-1), on the last line, under its own name.
+    rs = reawaken.paper_recovery_score(ds).sel(presentation=2).item()
+    assert printed.splitlines()[0].startswith("protocol: cyclic, T=3 C=24 M=2 E=3, sgd lr=0.5")
+    assert printed.splitlines()[-1].startswith(f"RS = {rs:.3f}  (the paper's recovery score")
 
     assert main(["ls", str(out)]) == 0
     listing = capsys.readouterr().out.splitlines()
-    assert listing[0].split() == ["run", "status", "progress", "model", "T/M/E", "score"]
+    assert listing[0].split() == ["run", "status", "progress", "model", "T/M/E", "RS"]
     assert listing[1].split()[:3] == ["demo", "completed", "100%"]
-    assert "3/2/3" in listing[1]
+    assert listing[1].split()[-2:] == ["3/2/3", f"{rs:.3f}"]
 
     assert main(["show", str(out / "demo.zarr")]) == 0
     shown = capsys.readouterr().out
     assert "status: completed" in shown and "steps_per_doc: 2" in shown
+    assert shown.splitlines()[1] == f"  RS: {rs:.3f} (the paper's RS at the last epoch)"
 
 
 def test_existing_store_is_never_overwritten_without_the_flag(

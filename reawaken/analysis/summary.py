@@ -16,7 +16,11 @@ from reawaken.analysis.blocks import LOSS_DIMS, STEP_COORDS, written
 from reawaken.analysis.boundaries import mean_prequential_loss
 from reawaken.analysis.recovery import paper_recovery_score, recovery_score
 
-__all__ = ["summary"]
+__all__ = ["HEADLINE", "summary"]
+
+#: The number a run is known by, wherever one number is shown (``reawaken run``, ``ls``,
+#: ``show``, the app's runs table, ``sweep --status``): the paper's RS(n) at the last epoch.
+HEADLINE = "RS"
 
 
 def _last_value(values: xr.DataArray, dim: str) -> tuple[xr.DataArray, xr.DataArray]:
@@ -47,8 +51,10 @@ def summary(ds: xr.Dataset) -> xr.Dataset:
     ``initial_mean_loss`` (step 0), ``final_mean_loss`` (last evaluated step, at
     ``final_step``), ``mean_recovery_score`` (mean over docs of :func:`recovery_score` in the
     last epoch that has one, ``recovery_epoch``), ``paper_recovery_score`` (the last RS(n)
-    available, ``paper_presentation``) and ``mean_prequential_loss`` (epochs >= 1). Recovery
-    numbers are NaN (without a warning) until a document has come back.
+    available, ``paper_presentation``), ``RS`` (the headline: the paper's RS(n) at the last
+    epoch, n = E-1; NaN until the run has reached it) and ``mean_prequential_loss``
+    (epochs >= 1). Recovery numbers are NaN (without a warning) until a document has come
+    back.
 
     Examples
     --------
@@ -59,6 +65,8 @@ def summary(ds: xr.Dataset) -> xr.Dataset:
     >>> row = summary(synthetic_run(loss, steps_per_doc=1))
     >>> row["mean_recovery_score"].item(), row["final_mean_loss"].item(), row["status"].item()
     (0.5, 1.1666666666666667, 'completed')
+    >>> round(row["RS"].item(), 4)  # RS(1) = (10/3 - 2) / (10/3 - 1), as paper_recovery_score
+    0.5714
     """
     require(ds, "summary", "loss", LOSS_DIMS)
     for name in STEP_COORDS:
@@ -106,6 +114,10 @@ def summary(ds: xr.Dataset) -> xr.Dataset:
         "recovery_epoch": (recovery_epoch, {"long_name": "epoch of mean_recovery_score"}),
         "paper_recovery_score": (paper_value, {"long_name": "paper RS(n), last n available"}),
         "paper_presentation": (presentation, {"long_name": "n of paper_recovery_score"}),
+        HEADLINE: (
+            paper_value.where(presentation == coords["epoch"].max("step")),
+            {"long_name": "RS: the paper's recovery score RS(E-1) at the last epoch"},
+        ),
         "mean_prequential_loss": (
             mean_prequential_loss(ds).reset_coords(drop=True),
             {"long_name": "mean prequential loss (epochs >= 1)", "units": units},

@@ -1,13 +1,15 @@
 """The configuration sections: typed, validated pydantic models, one per config key group.
 
 Paper symbols: T = ``data.num_docs``, C = ``data.context_length``, M =
-``schedule.steps_per_doc``, E = ``schedule.num_epochs``.
+``schedule.steps_per_doc``, E = ``schedule.num_epochs``. The defaults are the paper's default
+setting (T=25, C=256, M=10, E=5, SGD at lr 1e-3, every document evaluated after each
+document); the CPU demo's smaller setting is the ``default`` preset, for the built-in model.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,6 +30,7 @@ __all__ = [
     "RunConfig",
     "ScheduleConfig",
     "ToyConfig",
+    "is_builtin",
 ]
 
 BUILTIN_MODELS = ("builtin:tiny-neox",)
@@ -75,6 +78,11 @@ class LoraConfig(_Section):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the adapter input")
 
 
+def is_builtin(name: str) -> bool:
+    """Whether a model name is a built-in model (built from config, no weights to load)."""
+    return name.startswith("builtin:")
+
+
 class ToyConfig(_Section):
     """Sizes of the linear toy model (``model.name: toy:identity`` or ``toy:inverse``).
 
@@ -94,14 +102,25 @@ class ToyConfig(_Section):
 class ModelConfig(_Section):
     name: str = Field(
         "builtin:tiny-neox",
-        description="hub id (EleutherAI/pythia-1b), local directory, builtin:tiny-neox, or "
-        "the toy model toy:identity / toy:inverse",
+        description="hub id (EleutherAI/pythia-1b), local directory, local .gguf file, "
+        "builtin:tiny-neox, or the toy model toy:identity / toy:inverse",
     )
     revision: str = Field("main", description="hub revision, e.g. step0 for Pythia's init")
-    pretrained: bool = Field(True, description="load weights; false builds from config")
+    pretrained: bool = Field(
+        True,
+        description="load weights; false builds from config (default: true for a named "
+        "model, false for a built-in one, which has no weights)",
+    )
+    resize_to_tokenizer: bool = Field(
+        True,
+        description="resize the (un)embedding to len(tokenizer) rows, as the authors' scripts "
+        "do (Pythia: 50,304 -> 50,277 logits)",
+    )
     architecture: Architecture = Field(default_factory=Architecture)
-    init_scheme: Literal["pythia", "default"] = Field(
-        "pythia", description="init of config-built models: Pythia's rescaling or HF default"
+    init_scheme: Literal["auto", "pythia", "default"] = Field(
+        "auto",
+        description="init of config-built models: Pythia's rescaling or HF default (auto: "
+        "pythia for GPT-NeoX, default for other families)",
     )
     dtype: Literal["float32", "bfloat16"] = "float32"
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -122,6 +141,14 @@ class ModelConfig(_Section):
         """A toy model name (``toy:...``; unknown ones are refused by name when loading)."""
         return self.name.startswith("toy:")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _pretrained_follows_the_name(cls, data: Any) -> Any:
+        """Naming a model means its weights; only an explicit ``pretrained`` says otherwise."""
+        if isinstance(data, dict) and data.get("pretrained") is None:
+            data = {**data, "pretrained": not is_builtin(str(data.get("name", BUILTIN_MODELS[0])))}
+        return data
+
 
 class DataConfig(_Section):
     source: str = Field(
@@ -132,8 +159,8 @@ class DataConfig(_Section):
     dataset_config: str | None = Field(None, description="HF dataset config, e.g. 3.0.0")
     split: str = "train"
     text_field: str = Field("text", description="field holding the document text")
-    num_docs: int = Field(10, ge=2, description="T, documents in the cycle")
-    context_length: int = Field(128, ge=2, description="C, tokens per document (block size)")
+    num_docs: int = Field(25, ge=2, description="T, documents in the cycle")
+    context_length: int = Field(256, ge=2, description="C, tokens per document (block size)")
     selection: Literal["random", "first"] = "random"
     sample_seed: int | None = Field(
         None, ge=0, le=MAX_SEED, description="seed for drawing documents (default: seed)"
@@ -165,7 +192,7 @@ class ScheduleConfig(_Section):
     order_seed: int | None = Field(
         None, ge=0, le=MAX_SEED, description="seed of the order (default: seed)"
     )
-    steps_per_doc: int = Field(5, ge=1, description="M, gradient steps per document")
+    steps_per_doc: int = Field(10, ge=1, description="M, gradient steps per document")
     num_epochs: int = Field(5, ge=1, description="E, passes over the documents")
 
     def reordered_range(self, num_docs: int) -> tuple[int, int]:
@@ -174,11 +201,14 @@ class ScheduleConfig(_Section):
 
 
 class OptimizerConfig(_Section):
-    name: Literal["sgd", "adam", "adamw"] = "adam"
+    name: Literal["sgd", "adam", "adamw"] = "sgd"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.0, ge=0, lt=1)
-    reset_per_doc: bool = Field(True, description="fresh optimiser state for every document")
+    reset_per_doc: bool = Field(False, description="fresh optimiser state for every document")
+    clip_grad_norm: float | None = Field(
+        None, gt=0, description="clip the gradient's global L2 norm to this (off in the paper)"
+    )
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="constant, or cosine decay to min_lr over the whole run"
     )
@@ -219,7 +249,7 @@ class NoiseConfig(_Section):
 
 
 class EvaluationConfig(_Section):
-    every: Literal["step", "doc"] = Field("step", description="evaluate all documents after")
+    every: Literal["step", "doc"] = Field("doc", description="evaluate all documents after")
     batch_size: int | None = Field(None, ge=1, description="documents per forward (default all)")
     chunk_tokens: int | None = Field(
         None, ge=1, description="tokens per unembedding chunk (default: ~16 MB of logits)"
@@ -231,7 +261,11 @@ class ProbeConfig(_Section):
     activation_layers: tuple[int, ...] = Field(
         (-1,), description="hidden-state layers to store (-1 = final, after the last norm)"
     )
-    weights: tuple[str, ...] = Field((), description="parameter names copied into `weight`")
+    weights: tuple[str, ...] = Field(
+        (),
+        description="parameter names copied into `weight`; `unembedding` names the output "
+        "embedding in every model family",
+    )
     sketch_size: int = Field(256, ge=0, description="random-projection size (0 = off)")
     grad_sketch: bool = False
     token_loss: bool = Field(
@@ -241,8 +275,11 @@ class ProbeConfig(_Section):
 
 class CheckpointConfig(_Section):
     every: Literal["auto", "doc", "epoch", "never"] = Field(
-        "auto", description="auto: every document below 20M parameters, else every epoch"
+        "auto",
+        description="auto: at the first document boundary `interval` seconds after the last "
+        "checkpoint, and at the end of the run",
     )
+    interval: float = Field(300.0, gt=0, description="seconds between checkpoints with every: auto")
     keep: int = Field(2, ge=1, description="newest checkpoints kept")
     keep_epochs: tuple[int, ...] = Field(
         (),
@@ -255,6 +292,11 @@ class RunConfig(_Section):
     """The whole configuration of one run (see the README for every key)."""
 
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of init, documents and order")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads of torch (default: $OMP_NUM_THREADS, else the machine's cores)",
+    )
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)

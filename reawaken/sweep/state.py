@@ -91,12 +91,13 @@ def _remote_attrs(url: str) -> dict[str, Any] | None:
 
 
 def _score(path: Path) -> float | None:
-    """Mean recovery score of a completed run; None where it cannot be computed."""
+    """The headline RS of a completed run; None where it cannot be computed."""
     try:
         from reawaken.analysis import summary
+        from reawaken.analysis.summary import HEADLINE
         from reawaken.store import open_run
 
-        value = float(summary(open_run(path))["mean_recovery_score"])
+        value = float(summary(open_run(path))[HEADLINE])
     except Exception:  # the score only decorates the table; a bad store shows as n/a
         return None
     return None if value != value else value
@@ -176,8 +177,8 @@ def sweep_states(spec: SweepSpec, runs: Iterable[SweepRun] | None = None) -> lis
 
 
 def format_table(states: Iterable[RunState]) -> str:
-    """A fixed-width table: run, state, progress, score and why a run stopped."""
-    rows = [["run", "state", "progress", "score", "note"]]
+    """A fixed-width table: run, state, progress, RS (the paper's, last epoch), why it stopped."""
+    rows = [["run", "state", "progress", "RS", "note"]]
     for s in states:
         progress = "" if s.progress is None else f"{100 * s.progress:.0f}%"
         score = "n/a" if s.score is None else f"{s.score:.3f}"

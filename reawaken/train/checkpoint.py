@@ -5,25 +5,31 @@ everything else needed to continue bit-identically (optimiser state, RNG states)
 read back with ``torch.load(weights_only=True)``. It is written under a temporary name and
 renamed when complete, so a kill during the write leaves only a ``.partial`` folder that
 resume ignores. Only the newest ``keep`` checkpoints are kept.
+
+The policy (:class:`CheckpointPolicy`) lives here too: when a checkpoint is due, and that the
+optimiser state is left out where the optimiser is reset at that boundary anyway.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import time
 import uuid
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from reawaken.config import RunConfig
 from reawaken.errors import StoreError
 
 __all__ = [
     "Checkpoint",
+    "CheckpointPolicy",
     "checkpoint_at",
     "checkpoint_dir",
     "latest_checkpoint",
@@ -40,6 +46,66 @@ class Checkpoint:
 
     step: int
     path: Path
+
+
+@dataclass
+class CheckpointPolicy:
+    """When a run checkpoints (``checkpoint.every``), and whether the optimiser state goes in.
+
+    ``doc`` and ``epoch`` checkpoint after every document block or epoch; ``auto`` at the
+    first block boundary ``checkpoint.interval`` seconds after the run (or its resume) started
+    or the last checkpoint was written, and after the last block; ``never`` never. With
+    ``optimizer.reset_per_doc`` the optimiser starts afresh after every block, so its state is
+    not saved (for Adam that is two thirds of a checkpoint).
+
+    Examples
+    --------
+    >>> from reawaken.config import load_config
+    >>> config = load_config(overrides=["checkpoint.every=epoch"])  # T=10, M=5: 50 steps each
+    >>> policy = CheckpointPolicy.of(config)
+    >>> [step for step in range(5, 251, 5) if policy.due(step)]
+    [50, 100, 150, 200, 250]
+    >>> policy.saves_optimizer  # the demo resets Adam for every document
+    False
+    """
+
+    every: str
+    block_steps: int
+    epoch_steps: int
+    total_steps: int
+    interval: float
+    saves_optimizer: bool
+    clock: Callable[[], float] = time.monotonic
+    last: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.last = self.clock()
+
+    @classmethod
+    def of(cls, config: RunConfig, clock: Callable[[], float] = time.monotonic) -> CheckpointPolicy:
+        """The policy of a run's config; the ``auto`` clock starts now."""
+        return cls(
+            every=config.checkpoint.every,
+            block_steps=int(config.steps_between("doc") or 1),
+            epoch_steps=int(config.steps_between("epoch") or 1),
+            total_steps=config.total_steps,
+            interval=config.checkpoint.interval,
+            saves_optimizer=not config.optimizer.reset_per_doc,
+            clock=clock,
+        )
+
+    def due(self, step: int) -> bool:
+        """Whether to checkpoint after ``step`` (the last step of a block)."""
+        if self.every == "never":
+            return False
+        if self.every == "auto":
+            return step == self.total_steps or self.clock() - self.last >= self.interval
+        every = self.block_steps if self.every == "doc" else self.epoch_steps
+        return step % every == 0
+
+    def written(self) -> None:
+        """Restart the ``auto`` interval (after a checkpoint is written)."""
+        self.last = self.clock()
 
 
 def checkpoint_dir(store_path: str | Path) -> Path:
@@ -59,7 +125,7 @@ def save_checkpoint(
     store_path: str | Path,
     step: int,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | None,
     extra: dict[str, Any] | None = None,
     *,
     keep: int = 2,
@@ -68,6 +134,7 @@ def save_checkpoint(
     """Write the state after ``step`` atomically, then drop all but the newest ``keep``.
 
     Checkpoints at the steps in ``protect`` are never dropped (``checkpoint.keep_epochs``).
+    ``optimizer`` is None where the run resets it after this step: nothing of it is saved.
     """
     root = checkpoint_dir(store_path)
     root.mkdir(parents=True, exist_ok=True)
@@ -88,7 +155,7 @@ def save_checkpoint(
     torch.save(
         {
             "step": step,
-            "optimizer": optimizer.state_dict(),
+            "optimizer": None if optimizer is None else optimizer.state_dict(),
             "rng": _rng_state(),
             "extra": extra or {},
         },
@@ -132,7 +199,10 @@ def checkpoint_at(store_path: str | Path, step: int) -> Checkpoint | None:
 def load_checkpoint(
     checkpoint: Checkpoint, model: torch.nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict[str, Any]:
-    """Restore model, optimiser and RNG states; returns the checkpoint's ``extra`` dict."""
+    """Restore model, optimiser and RNG states; returns the checkpoint's ``extra`` dict.
+
+    A checkpoint saved without optimiser state leaves ``optimizer`` as it is (fresh).
+    """
     try:
         weights = load_file(str(checkpoint.path / "model.safetensors"))
         state = torch.load(checkpoint.path / "state.pt", weights_only=True)
@@ -147,7 +217,8 @@ def load_checkpoint(
             f"checkpoint {checkpoint.path} does not fit this model (missing {missing[:3]}, "
             f"unexpected {unexpected[:3]}): the run's config names a different model"
         )
-    optimizer.load_state_dict(state["optimizer"])
+    if state["optimizer"] is not None:
+        optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"]["torch"])
     if "cuda" in state["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])

@@ -15,7 +15,7 @@ import torch
 
 from reawaken.errors import ConfigError
 
-__all__ = ["CountSketch", "copy_weights", "gradient_sketches", "weight_size"]
+__all__ = ["UNEMBEDDING", "CountSketch", "copy_weights", "gradient_sketches", "weight_size"]
 
 # Below this many parameters the bucket indices are cached instead of regenerated per snapshot.
 # Cached as int32 buckets and int8 signs, 5 bytes per parameter (1 GB at the limit).
@@ -59,9 +59,11 @@ class CountSketch:
         return out
 
 
-# Names that mean the unembedding whatever a transformers version calls it (Pythia's
-# checkpoints say embed_out, transformers 5 says lm_head).
-OUTPUT_EMBEDDING_ALIASES = ("output_embeddings", "embed_out.weight", "lm_head.weight")
+#: ``probes.weights`` name of the unembedding (output embedding) matrix in every model family.
+UNEMBEDDING = "unembedding"
+# Other names that mean it whatever a transformers version or family calls it (Pythia's
+# checkpoints say embed_out, transformers 5 and GPT-2 and Llama say lm_head).
+OUTPUT_EMBEDDING_ALIASES = (UNEMBEDDING, "output_embeddings", "embed_out.weight", "lm_head.weight")
 
 
 def _named(model: torch.nn.Module, names: Sequence[str]) -> list[torch.Tensor]:

@@ -27,6 +27,7 @@ from reawaken.store.reader import attribute_problems, config_digest, read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
 from reawaken.train.checkpoint import (
+    CheckpointPolicy,
     checkpoint_at,
     checkpoint_dir,
     latest_checkpoint,
@@ -36,7 +37,13 @@ from reawaken.train.checkpoint import (
 from reawaken.train.evaluate import Evaluation
 from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
 from reawaken.train.resources import check_resources, check_store_size
-from reawaken.train.setup import prepare, snapshot_steps, store_layout, versions
+from reawaken.train.setup import (
+    prepare,
+    run_threads,
+    snapshot_steps,
+    store_layout,
+    versions,
+)
 from reawaken.train.signals import signals_held, sigterm_as_interrupt
 from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set_lr, train_step
 from reawaken.train.workload import Workload, torch_threads
@@ -44,9 +51,6 @@ from reawaken.train.workload import Workload, torch_threads
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
 
 SKETCH_SEED_OFFSET = 7919  # the sketch's seed differs from the run's, yet follows from it
-# Above this many parameters `checkpoint.every: auto` means per epoch: a per-document
-# checkpoint of a 70M model costs ~15% of its block on a 2-core CPU (benchmarks/bench_runner.py).
-LARGE_MODEL = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -88,11 +92,7 @@ class CyclicRun:
         self.initial = [p.detach().clone() for p in self.model.parameters()] if self.sketch else []
         self.completed_steps = 0
         self.optimizer = build_optimizer(self.model, config.optimizer)
-        every = config.checkpoint.every
-        if every == "auto":
-            large = sum(p.numel() for p in self.model.parameters()) > LARGE_MODEL
-            every = "epoch" if large else "doc"
-        self.checkpoint_every = config.steps_between(every)
+        self.checkpoints = CheckpointPolicy.of(config)
         epoch_steps = self.steps_per_doc * len(workload)
         self.kept_steps = {epoch * epoch_steps for epoch in config.checkpoint.keep_epochs}
 
@@ -162,8 +162,9 @@ class CyclicRun:
             block = BlockBuffer(self.steps_per_doc, len(self.workload))
             for grad_step in range(self.steps_per_doc):
                 set_lr(self.optimizer, self.lr_at(step + 1))
+                clip = self.config.optimizer.clip_grad_norm
                 update = train_step(
-                    self.model, self.optimizer, partial(self.workload.training_loss, doc)
+                    self.model, self.optimizer, partial(self.workload.training_loss, doc), clip
                 )
                 self.workload.after_update(doc)
                 block.record_update(update)
@@ -177,17 +178,17 @@ class CyclicRun:
             with signals_held():  # a stop must not split a block's data from its progress
                 self.write_block(first_step, block, snapshot)
             block.raise_if_not_finite(first_step, doc, epoch)
-            due = bool(self.checkpoint_every) and step % self.checkpoint_every == 0
-            if due or step in self.kept_steps:
+            if self.checkpoints.due(step) or step in self.kept_steps:
                 save_checkpoint(
                     self.writer.path,
                     step,
                     self.model,
-                    self.optimizer,
+                    self.optimizer if self.checkpoints.saves_optimizer else None,
                     extra=self.workload.state_dict(),
                     keep=self.config.checkpoint.keep,
                     protect=self.kept_steps,
                 )
+                self.checkpoints.written()
             progress.update(self.steps_per_doc)
             progress.set_postfix(
                 epoch=f"{epoch + 1}/{len(self.order)}",
@@ -226,7 +227,7 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
     total = len(run.order) * len(run.workload) * run.steps_per_doc
     bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
     try:
-        with sigterm_as_interrupt(), bar, torch_threads(run.workload.threads):
+        with sigterm_as_interrupt(), bar, torch_threads(run_threads(run.config, run.workload)):
             if fresh:
                 writer.write_array("tokens", run.workload.token_matrix())
                 run.write_start()
@@ -312,6 +313,7 @@ def run_experiment(
             "seed": config.seed,
             "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
             "versions": versions(),
+            "threads": run_threads(config, workload),
             **workload.info,
             **_owner(),
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -17,6 +19,8 @@ __all__ = [
     "build_workload",
     "prepare",
     "resolve_layers",
+    "resolve_threads",
+    "run_threads",
     "snapshot_steps",
     "store_layout",
     "versions",
@@ -38,6 +42,30 @@ def versions() -> dict[str, str]:
         "xarray": xarray.__version__,
         "zarr": zarr.__version__,
     }
+
+
+def resolve_threads(threads: int | None) -> int:
+    """CPU threads for torch: ``threads``, else ``$OMP_NUM_THREADS``, else the usable cores.
+
+    Examples
+    --------
+    >>> resolve_threads(3)
+    3
+    """
+    if threads is not None:
+        return threads
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return len(usable) if usable else os.cpu_count() or 1
+
+
+def run_threads(config: RunConfig, workload: Workload) -> int:
+    """The CPU threads a run uses: ``threads`` if given, else the workload's own choice (the
+    toy model takes one), else :func:`resolve_threads`'s default. The runner applies them for
+    the run only and restores the process's setting after it."""
+    return resolve_threads(config.threads if config.threads is not None else workload.threads)
 
 
 def resolve_layers(layers: tuple[int, ...], num_layers: int) -> list[int]:

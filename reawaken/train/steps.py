@@ -81,11 +81,14 @@ def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     compute_loss: Callable[[], torch.Tensor],
+    clip_grad_norm: float | None = None,
 ) -> StepResult:
     """One update on one document.
 
     ``compute_loss`` runs the forward pass (in training mode) and returns the scalar loss,
-    e.g. ``lambda: model(input_ids=ids, labels=ids).loss`` for a causal LM.
+    e.g. ``lambda: model(input_ids=ids, labels=ids).loss`` for a causal LM. With
+    ``clip_grad_norm`` the gradient is scaled to at most that global L2 norm before the
+    update; the returned norm is the one before clipping.
 
     Examples
     --------
@@ -102,7 +105,8 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(
-        [p for p in model.parameters() if p.grad is not None], max_norm=math.inf
+        [p for p in model.parameters() if p.grad is not None],
+        max_norm=math.inf if clip_grad_norm is None else clip_grad_norm,
     )
     lr = float(optimizer.param_groups[0]["lr"])
     optimizer.step()

@@ -102,6 +102,7 @@ def test_runs_table_shows_status_progress_config_and_score(runs_folder):
     rs = analysis.paper_recovery_score(open_run(runs_folder / "alpha.zarr"))
     assert rs["presentation"].values[-1] == E - 1
     assert table.loc["alpha", "RS"] == pytest.approx(float(rs.isel(presentation=-1)))
+    assert np.isnan(table.loc["running", "RS"])  # half-way: RS(E-1) not reached yet
     assert table.loc["noloss", "status"] == "damaged"
     assert "'loss' is missing" in table.loc["noloss", "message"]
     assert np.isnan(table.loc["damaged", "RS"])

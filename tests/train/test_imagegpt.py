@@ -77,6 +77,8 @@ def test_tiny_imagegpt_run_writes_a_schema_valid_store(imagegpt_dir: Path, tmp_p
             "schedule.num_epochs=2",
             "optimizer.name=adam",
             "optimizer.lr=0.01",
+            "optimizer.reset_per_doc=true",
+            "evaluation.every=step",  # a named model otherwise runs the paper's cadence
             "probes.sketch_size=16",
         ]
     )

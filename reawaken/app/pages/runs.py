@@ -15,6 +15,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from reawaken import analysis
+from reawaken.analysis.summary import HEADLINE
 from reawaken.app.data import RunEntry, analysed
 from reawaken.app.state import AppState
 from reawaken.errors import ReawakenError
@@ -31,7 +32,7 @@ COLUMNS = {
     "M": "M",  # gradient steps per document
     "E": "E",  # epochs
     "optimizer": "optimiser",
-    "RS": "RS",  # the paper's recovery score RS(n) at the last epoch that has one
+    "RS": "RS",  # the paper's recovery score at the last epoch (summary's HEADLINE)
     "message": "problem",
 }
 #: Columns of numbers: right-aligned, header and values alike.
@@ -41,14 +42,14 @@ WIDTHS |= {"T": 60, "M": 60, "E": 60}
 
 
 def _score(state: AppState, run: RunEntry) -> tuple[float, str]:
-    """The run's RS at the last epoch (the last RS(n) available), or NaN and why not."""
+    """The run's headline RS, or NaN and why it cannot be computed."""
     if not run.readable:
         return math.nan, run.error
     try:
         table = analysed(state.runs_dir, run.path, analysis.summary)
     except ReawakenError as error:
         return math.nan, str(error)
-    value = table["paper_recovery_score"]
+    value = table[HEADLINE]
     return (float(value) if value.ndim == 0 else math.nan), ""
 
 
@@ -153,7 +154,7 @@ class RunsPage(Viewer):
         folder = pn.pane.Markdown(
             f"Runs in `{self.state.runs_dir}` (set `REAWAKEN_RUNS` to read another folder). "
             "Check the runs to show on the other pages. T documents, M steps per document, "
-            "E epochs; RS: the paper's recovery score RS(n) at the last epoch.",
+            "E epochs; RS: the paper's recovery score RS(E-1) at the last epoch.",
             sizing_mode="stretch_width",
         )
         return pn.Column(folder, self.table, sizing_mode="stretch_width")
