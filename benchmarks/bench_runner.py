@@ -185,6 +185,7 @@ def main() -> None:
     overrides = [
         f"model.name={folder}",
         "model.pretrained=false",
+        "model.resize_to_tokenizer=false",  # keep Pythia's 50k-row unembedding (compute)
         f"model.device={args.device}",
         f"model.autocast={args.autocast}",
         f"model.tf32={str(args.tf32).lower()}",

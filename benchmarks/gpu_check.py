@@ -43,6 +43,7 @@ from reawaken.config import load_config
 from reawaken.data import load_documents
 from reawaken.models import load_model, save_tiny_model
 from reawaken.train import run_experiment
+from reawaken.train.device import autocast as autocast_context
 from reawaken.train.device import tf32_matmuls
 from reawaken.train.evaluate import evaluate_documents, make_batches
 from reawaken.train.steps import build_optimizer, train_step
@@ -158,9 +159,12 @@ def _mfu_of(check: Check, name: str) -> dict[str, Any]:
         with tf32_matmuls(tf32):
             dtype = torch.bfloat16 if autocast == "bf16" else torch.float32
             peak = matmul_peak(device, dtype, size=256 if check.tiny else 4096)
-            train_s = _timed(
-                device, lambda a=autocast: train_step(model, optimizer, example, autocast=a)
-            )
+
+            def compute_loss(a: str = autocast) -> torch.Tensor:
+                with autocast_context(device, a):
+                    return model(input_ids=example, labels=example).loss
+
+            train_s = _timed(device, lambda c=compute_loss: train_step(model, optimizer, c))
             eval_s = _timed(
                 device, lambda a=autocast: evaluate_documents(model, batches, autocast=a)
             )

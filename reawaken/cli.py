@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reawaken.errors import ConfigError, ReawakenError, RunFailed
+from reawaken.errors import ConfigError, ExitCode, ReawakenError
 
 __all__ = ["main"]
 
@@ -21,8 +21,12 @@ RUN_EXAMPLES = """examples:
   reawaken run                                   # CPU demo: built-in model and corpus, ~1 min
   reawaken run --preset paper/pythia-1b          # the paper's main run (GPU, network)
   reawaken run --set model.name=EleutherAI/pythia-410m --set data.source=cnn_dailymail \\
-      --set data.text_field=article --set data.dataset_config=3.0.0
+      --set data.text_field=article --set data.dataset_config=3.0.0   # the paper's setting
+  reawaken run --set model.name=SmolLM2-135M-Instruct.Q4_1.gguf --print-config
   reawaken run my.yaml --set schedule.steps_per_doc=20 --name m20 --overwrite
+
+A named model (hub id, folder, .gguf file) is pretrained unless model.pretrained=false, and
+without a preset runs the paper's default setting (T=25, C=256, M=10, E=5, SGD lr 1e-3).
 """
 
 
@@ -44,18 +48,40 @@ def _headline(path: Path) -> dict[str, Any]:
     return {name: table[name].item() for name in table.data_vars if table[name].ndim == 0}
 
 
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` overrides, with ``--threads N`` as ``threads=N``."""
+    return [*args.set, *([f"threads={args.threads}"] if args.threads is not None else [])]
+
+
 def command_run(args: argparse.Namespace) -> int:
     from reawaken.config import load_config
+    from reawaken.config.protocol import protocol_line
 
+    if args.quiet:  # nor the model loader's bars: an error is then the only line on stderr
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     if args.resume:
         return _resume(args)
-    config = load_config(args.config, preset=args.preset, overrides=args.set, seed=args.seed)
+    from reawaken.store.lock import check_run_name
+
+    if args.name is not None:
+        check_run_name(args.name)
+    config = load_config(
+        args.config, preset=args.preset, overrides=_overrides(args), seed=args.seed
+    )
     name = args.name or _default_name(args.preset, args.config)
     if args.smoke:
         from reawaken.smoke import smoke_config
 
         config = smoke_config(config)
         name = args.name or f"{name}-smoke"
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
+        return ExitCode.OK
+    print(protocol_line(config), flush=True)
     store_path = Path(args.out) / f"{name}.zarr"
     from reawaken.train import run_experiment
 
@@ -67,38 +93,63 @@ def command_run(args: argparse.Namespace) -> int:
         preset=args.preset or ("" if args.config else "default"),
     )
     _print_result(result)
-    return 0
+    return ExitCode.OK
 
 
 def _resume(args: argparse.Namespace) -> int:
     from reawaken.config import load_config
     from reawaken.train import resume_experiment
 
-    given = args.config or args.preset or args.set or args.seed is not None
+    given = args.config or args.preset or args.set or args.seed is not None or args.threads
     config = (
-        load_config(args.config, preset=args.preset, overrides=args.set, seed=args.seed)
+        load_config(args.config, preset=args.preset, overrides=_overrides(args), seed=args.seed)
         if given
         else None
     )
     result = resume_experiment(args.resume, config, progress=not args.quiet)
     if result.wall_seconds == 0:
         print(f"{result.path} is already completed; nothing to resume")
-        return 0
+        return ExitCode.OK
     _print_result(result)
-    return 0
+    return ExitCode.OK
 
 
 def _print_result(result: Any) -> None:
+    from reawaken.analysis.summary import HEADLINE
+
     numbers = _headline(result.path)
     print(f"\nrun completed in {result.wall_seconds:.0f} s: {result.path}")
-    print(
-        f"  mean recovery score (last epoch): {_format_score(numbers.get('mean_recovery_score'))}"
-        f"   paper RS(E-1): {_format_score(numbers.get('paper_recovery_score'))}"
-    )
     print("next:")
     print(f"  reawaken show {result.path}")
     print("  panel serve apps/            # then open http://localhost:5006/apps")
     print(f"  python -c \"import reawaken; print(reawaken.open_run('{result.path}'))\"")
+    print(
+        f"{HEADLINE} = {_format_score(numbers.get(HEADLINE))}  (the paper's recovery score at "
+        f"the last epoch; mean per-document recovery score: "
+        f"{_format_score(numbers.get('mean_recovery_score'))})"
+    )
+
+
+def command_pairwise(args: argparse.Namespace) -> int:
+    from reawaken.train.pairwise import run_pairwise
+
+    change = run_pairwise(args.run, args.epoch, progress=not args.quiet)
+    diagonal = float(change.values.diagonal().mean())
+    print(
+        f"pairwise_loss_change ({change.sizes['source_doc']} x {change.sizes['doc']}) from the "
+        f"checkpoint after epoch {args.epoch} (step {change.attrs['step']}) added to {args.run}"
+    )
+    print(f"  mean change of the trained document itself: {diagonal:+.4f} nats")
+    print(f"  mean change of the others: {_off_diagonal_mean(change.values):+.4f} nats")
+    print(f"see it: reawaken figures {args.run} --what matrix   (or the app's recovery page)")
+    return 0
+
+
+def _off_diagonal_mean(matrix: Any) -> float:
+    import numpy as np
+
+    mask = ~np.eye(len(matrix), dtype=bool)
+    return float(matrix[mask].mean()) if mask.any() else float("nan")
 
 
 def command_presets(args: argparse.Namespace) -> int:
@@ -108,10 +159,12 @@ def command_presets(args: argparse.Namespace) -> int:
     width = max(len(n) for n in names)
     for name in names:
         print(f"{name:<{width}}  {preset_description(name)}")
-    return 0
+    return ExitCode.OK
 
 
 def _run_row(path: Path) -> list[str]:
+    from reawaken.analysis.summary import HEADLINE
+    from reawaken.store.lock import display_status
     from reawaken.store.reader import read_attrs, run_config
 
     try:
@@ -124,11 +177,11 @@ def _run_row(path: Path) -> list[str]:
     shape = f"{data.get('num_docs')}/{schedule.get('steps_per_doc')}/{schedule.get('num_epochs')}"
     return [
         path.stem,
-        str(attrs.get("status")),
+        display_status(path, attrs),
         f"{100 * numbers.get('progress', 0):.0f}%",
         str(config.get("model", {}).get("name")),
         shape,
-        _format_score(numbers.get("mean_recovery_score")),
+        _format_score(numbers.get(HEADLINE)),
     ]
 
 
@@ -139,24 +192,33 @@ def command_ls(args: argparse.Namespace) -> int:
     stores = sorted(folder.glob("*.zarr"))
     if not stores:
         print(f"no runs in {folder}; start one with: reawaken run")
-        return 0
-    rows = [["run", "status", "progress", "model", "T/M/E", "score"]]
+        return ExitCode.OK
+    from reawaken.analysis.summary import HEADLINE
+
+    rows = [["run", "status", "progress", "model", "T/M/E", HEADLINE]]
     rows += [_run_row(path) for path in stores]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-    return 0
+    return ExitCode.OK
 
 
 def command_show(args: argparse.Namespace) -> int:
     import yaml
 
+    from reawaken.analysis.summary import HEADLINE
+    from reawaken.store.lock import display_status
     from reawaken.store.reader import read_attrs, run_config
 
     path = Path(args.run)
     attrs = read_attrs(path)
     numbers = _headline(path)
+    config = run_config(attrs)
+    attrs["status"] = display_status(path, attrs)
     print(f"run: {path}")
+    print(
+        f"  {HEADLINE}: {_format_score(numbers.get(HEADLINE))} (the paper's RS at the last epoch)"
+    )
     for key in (
         "status",
         "reason",
@@ -165,8 +227,13 @@ def command_show(args: argparse.Namespace) -> int:
         "finished",
         "device",
         "model_source",
+        "model_type",
+        "vocab_rows",
+        "model_file",
+        "model_file_sha256",
         "model_revision",
         "num_parameters",
+        "threads",
     ):
         if attrs.get(key) not in (None, ""):
             print(f"  {key}: {attrs[key]}")
@@ -174,12 +241,14 @@ def command_show(args: argparse.Namespace) -> int:
     for key, value in numbers.items():
         print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
     print("config:")
-    print("  " + yaml.safe_dump(run_config(attrs), sort_keys=False).replace("\n", "\n  ").rstrip())
-    return 0
+    print("  " + yaml.safe_dump(config, sort_keys=False).replace("\n", "\n  ").rstrip())
+    return ExitCode.OK
 
 
 def command_check(args: argparse.Namespace) -> int:
     from reawaken.store.check import check_run
+    from reawaken.store.lock import OWNER_DIED, display_status
+    from reawaken.store.reader import read_attrs
 
     failures = 0
     for run in args.runs:
@@ -189,9 +258,11 @@ def command_check(args: argparse.Namespace) -> int:
             print(f"{run}: {len(problems)} problem(s)")
             for problem in problems:
                 print(f"  - {problem}")
-        else:
-            print(f"{run}: ok")
-    return 1 if failures else 0
+            continue
+        status = display_status(run, read_attrs(run))
+        hint = f"; continue with: reawaken run --resume {run}" if status == OWNER_DIED else ""
+        print(f"{run}: ok ({status}{hint})")
+    return ExitCode.FAILED if failures else ExitCode.OK
 
 
 def command_sweep(args: argparse.Namespace) -> int:
@@ -207,17 +278,17 @@ def command_sweep(args: argparse.Namespace) -> int:
     spec = load_sweep(args.sweep)
     if args.dry_run:
         print(describe_runs(spec, expand(spec)))
-        return 0
+        return ExitCode.OK
     if args.status:
         print(format_table(sweep_states(spec)))
-        return 0
+        return ExitCode.OK
     result = run_sweep(spec, executor=args.executor, jobs=args.jobs, address=args.address)
     print(f"\n{result.summary()}")
-    return 1 if result.failed else 0
+    return ExitCode.FAILED if result.failed else ExitCode.OK
 
 
 def command_figures(args: argparse.Namespace) -> int:
-    from reawaken.plots.export import write_figures
+    from reawaken.plots.export import DEFAULT_FIGURE_SETS, write_figures
 
     try:
         docs = [int(doc) for doc in args.docs.split(",")]
@@ -227,14 +298,16 @@ def command_figures(args: argparse.Namespace) -> int:
         args.runs,
         args.out,
         formats=[f.strip() for f in args.format.split(",") if f.strip()],
-        what=[w.strip() for w in args.what.split(",") if w.strip()],
+        what=[w.strip() for w in args.what.split(",") if w.strip()]
+        if args.what is not None
+        else DEFAULT_FIGURE_SETS,
         docs=docs,
         dpi=args.dpi,
     )
     for path in written:
         print(path)
     print(f"{len(written)} file(s) written to {args.out}")
-    return 0
+    return ExitCode.OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,6 +344,18 @@ def build_parser() -> argparse.ArgumentParser:
         "local data, T<=4, M<=2, E<=2, C<=32",
     )
     run.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads of torch (config key threads; default: $OMP_NUM_THREADS, else all "
+        "cores); on a loaded machine fewer threads can be much faster",
+    )
+    run.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (YAML) and exit, loading no model",
+    )
+    run.add_argument(
         "--resume",
         metavar="RUN.zarr",
         help="continue an interrupted or failed run from its last checkpoint",
@@ -280,6 +365,21 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a run store and report its problems")
     check.add_argument("runs", nargs="+", metavar="RUN", help="path(s) to RUN.zarr")
     check.set_defaults(func=command_check)
+
+    pairwise = commands.add_parser(
+        "pairwise",
+        help="the authors' pairwise recovery (Fig. 8b, 23): train each document alone from "
+        "the checkpoint after an epoch; adds pairwise_loss_change to the store",
+    )
+    pairwise.add_argument("run", help="path to RUN.zarr (kept that epoch's checkpoint)")
+    pairwise.add_argument(
+        "--epoch",
+        type=int,
+        required=True,
+        help="start from the checkpoint after this epoch (1 = after the first; the paper: 4)",
+    )
+    pairwise.add_argument("--quiet", action="store_true", help="no progress bar")
+    pairwise.set_defaults(func=command_pairwise)
 
     presets = commands.add_parser("presets", help="list the shipped presets")
     presets.set_defaults(func=command_presets)
@@ -322,8 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     figures.add_argument(
         "--what",
-        default="recovery,matrix,similarity,trajectory",
-        help="comma-separated figure sets: recovery, matrix, similarity, trajectory (default: all)",
+        default=None,
+        help="comma-separated figure sets: recovery, matrix, similarity, trajectory (the "
+        "default), and points (Fig. 11), mechanism (Fig. 8a, 8c, 22)",
     )
     figures.add_argument(
         "--docs", default="0", help="documents for single-document figures, e.g. 0,12 (default: 0)"
@@ -338,15 +439,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except RunFailed as error:
-        print(f"reawaken: {error}", file=sys.stderr)
-        return 130 if str(error).startswith("interrupted") else 1
     except ReawakenError as error:
-        print(f"reawaken: error: {error}", file=sys.stderr)
-        return 2
+        print(f"reawaken: {error.heading}{error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("reawaken: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

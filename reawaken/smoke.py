@@ -21,7 +21,7 @@ from reawaken.data import builtin_corpus_path
 from reawaken.models import model_family, smoke_model_dir
 from reawaken.models.tiny import cache_root
 
-__all__ = ["smoke_config", "smoke_corpus"]
+__all__ = ["smoke_config", "smoke_corpus", "smoke_wikitext"]
 
 SMOKE_DOCS = 16  # records in the smoke corpus: more than the 4 a smoke run draws
 
@@ -49,6 +49,28 @@ def smoke_corpus(text_field: str, heldout_field: str | None) -> Path:
     return target
 
 
+def smoke_wikitext() -> Path:
+    """A text file in wikitext's line format: each bundled document as an article.
+
+    Every article has a `` = Title = `` heading, a `` = = Section = = `` heading and its
+    paragraphs as single lines, so the smoke run splits articles as on wikitext-103.
+    """
+    target = cache_root() / "smoke" / "wikitext-v1.txt"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    with staging.open("w") as out:
+        for line in builtin_corpus_path().read_text().splitlines()[:SMOKE_DOCS]:
+            record = json.loads(line)
+            paragraphs = [" ".join(p.split()) for p in record["text"].split("\n\n")]
+            out.write(f" = {record['id']} = \n \n = = Description = = \n \n")
+            out.writelines(f" {p} \n" for p in paragraphs if p)
+            out.write(" \n")
+    os.replace(staging, target)
+    return target
+
+
 def smoke_config(config: RunConfig) -> RunConfig:
     """``config`` on a tiny model of the same family, local data, small T/M/E/C, CPU.
 
@@ -59,13 +81,18 @@ def smoke_config(config: RunConfig) -> RunConfig:
     >>> config.model.name.endswith("smoke-gpt_neox-v1"), config.data.num_docs
     (True, 4)
     """
-    model_dir = smoke_model_dir(model_family(config.model.name))
     data = config.data
-    source = (
-        data.source
-        if data.source == "synthetic_images"
-        else str(smoke_corpus(data.text_field, data.heldout_field))
-    )
+    if config.model.is_toy:  # already tiny and generated: only T, E and the sizes shrink
+        return shrink_for_smoke(
+            config, model_name=config.model.name, data_source=data.source, num_layers=0
+        )
+    model_dir = smoke_model_dir(model_family(config.model.name))
+    if data.source == "synthetic_images":
+        source = data.source
+    elif data.documents == "wikitext_articles":
+        source = str(smoke_wikitext())
+    else:
+        source = str(smoke_corpus(data.text_field, data.heldout_field))
     num_layers = AutoConfig.from_pretrained(model_dir).num_hidden_layers
     return shrink_for_smoke(
         config, model_name=str(model_dir), data_source=source, num_layers=num_layers

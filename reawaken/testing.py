@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import xarray as xr
 
 from reawaken.store.schema import SCHEMA_VERSION, StoreLayout, run_template
 
-__all__ = ["synthetic_config", "synthetic_run"]
+__all__ = ["synthetic_config", "synthetic_run", "write_store"]
 
 
 def synthetic_config(
@@ -112,3 +113,20 @@ def synthetic_run(
     for name, values in arrays.items():
         ds[name].values[:] = values
     return ds
+
+
+def write_store(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write a synthetic run as a run store at ``path`` (a ``.zarr`` folder), as a run would.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from reawaken.store.reader import open_run
+    >>> run = synthetic_run(np.zeros((5, 2)), steps_per_doc=1, arrays={"train_loss": np.ones(5)})
+    >>> path = write_store(run, Path(tempfile.mkdtemp()) / "tiny.zarr")
+    >>> open_run(path).attrs["status"]
+    'completed'
+    """
+    path = Path(path)
+    ds.to_zarr(path, zarr_format=3, consolidated=False, mode="w")
+    return path

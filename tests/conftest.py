@@ -53,7 +53,11 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def make_config(tiny_model_dir: Path, tiny_corpus: Path) -> Callable[..., RunConfig]:
-    """Factory of tiny configs (T=3, C=24, M=2, E=2) on the local model and corpus."""
+    """Factory of tiny configs (T=3, C=24, M=2, E=2) on the local model and corpus.
+
+    Evaluated after every step and checkpointed after every block, so that the tests see
+    (and resume from) every step; a named model otherwise runs the paper's setting.
+    """
 
     def make(*overrides: str) -> RunConfig:
         base = [
@@ -68,6 +72,8 @@ def make_config(tiny_model_dir: Path, tiny_corpus: Path) -> Callable[..., RunCon
             "optimizer.name=sgd",
             "optimizer.lr=0.5",
             "probes.sketch_size=16",
+            "evaluation.every=step",
+            "checkpoint.every=doc",
         ]
         return load_config(overrides=[*base, *overrides])
 

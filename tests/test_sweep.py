@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 import zarr
@@ -277,7 +278,11 @@ def test_local_sweep_reruns_only_what_is_unfinished_and_survives_a_failing_run(
         assert (ds.attrs["status"], ds.attrs["completed_steps"]) == ("completed", 12)
 
     assert main(["sweep", str(sweep_file), "--status"]) == 0
-    rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()[1:]]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["run", "state", "progress", "RS", "note"]
+    rs = reawaken.paper_recovery_score(reawaken.open_run(kept)).isel(presentation=-1).item()
+    assert lines[1].split()[3] == ("n/a" if np.isnan(rs) else f"{rs:.3f}")
+    rows = [line.split()[:3] for line in lines[1:]]
     assert rows == [
         ["activation_layers-1", "completed", "100%"],
         ["activation_layers0", "completed", "100%"],

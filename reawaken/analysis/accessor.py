@@ -1,51 +1,26 @@
-"""The ``ds.reawaken`` accessor: one-line delegates to the analysis functions, nothing more.
+"""The ``ds.reawaken`` accessor: each analysis function as a method of a run Dataset.
 
-``ds.reawaken.recovery_score()`` is ``reawaken.analysis.recovery_score(ds)``; the functions
-stay the single implementation (and the place to read signatures and docs).
+``ds.reawaken.recovery_score()`` is ``reawaken.recovery_score(ds)``; the functions stay the
+single implementation, and each method keeps its function's name, signature and docstring
+(``help(ds.reawaken.recovery_score)`` shows the function's documentation).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import inspect
+import types
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import xarray as xr
 
-from reawaken.analysis.boundaries import boundary_losses, mean_prequential_loss, prequential_loss
-from reawaken.analysis.curves import aligned_curves
-from reawaken.analysis.matrix import recovery_matrix
-from reawaken.analysis.recovery import (
-    mean_recovery_score,
-    paper_recovery_score,
-    recovery_amount,
-    recovery_score,
-)
-from reawaken.analysis.similarity import gradient_similarity, representation_similarity
-from reawaken.analysis.summary import summary
-from reawaken.analysis.trajectory import weight_trajectory
-
-__all__ = ["DELEGATED", "RunAccessor"]
-
-DELEGATED: tuple[Callable[..., Any], ...] = (
-    boundary_losses,
-    aligned_curves,
-    recovery_amount,
-    recovery_score,
-    mean_recovery_score,
-    paper_recovery_score,
-    prequential_loss,
-    mean_prequential_loss,
-    recovery_matrix,
-    representation_similarity,
-    gradient_similarity,
-    weight_trajectory,
-    summary,
-)
+__all__ = ["RunAccessor", "register_accessor", "takes_a_run"]
 
 
 class RunAccessor:
-    """``ds.reawaken.<function>(**options)`` for every function of :mod:`reawaken.analysis`.
+    """``ds.reawaken.<function>(**options)`` for every function of :mod:`reawaken.analysis`
+    whose first parameter is the run Dataset.
 
     Examples
     --------
@@ -61,17 +36,43 @@ class RunAccessor:
         self._ds = ds
 
 
-def _delegate(func: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(func)
-    def method(self: RunAccessor, *args: Any, **kwargs: Any) -> Any:
-        return func(self._ds, *args, **kwargs)
+class _Delegate:
+    """A method of :class:`RunAccessor` calling ``func`` with the accessor's Dataset first.
 
-    # A short docstring: the function's own (with its doctest) lives in one place only.
-    method.__doc__ = f"Delegate to :func:`{func.__module__}.{func.__name__}` on this Dataset."
-    return method
+    A descriptor rather than a plain function in the class, so that the function's own
+    docstring is shown by ``help`` without doctest collecting its examples a second time.
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        @functools.wraps(func)
+        def method(accessor: RunAccessor, *args: Any, **kwargs: Any) -> Any:
+            return func(accessor._ds, *args, **kwargs)
+
+        self.method = method
+
+    def __get__(self, accessor: RunAccessor | None, owner: type | None = None) -> Any:
+        return self.method if accessor is None else types.MethodType(self.method, accessor)
 
 
-for _func in DELEGATED:
-    setattr(RunAccessor, _func.__name__, _delegate(_func))
+def takes_a_run(obj: object) -> bool:
+    """Whether ``obj`` is a function whose first parameter is the run Dataset ``ds``.
 
-xr.register_dataset_accessor("reawaken")(RunAccessor)
+    Examples
+    --------
+    >>> from reawaken.analysis import mean_interval, recovery_score
+    >>> takes_a_run(recovery_score), takes_a_run(mean_interval)
+    (True, False)
+    """
+    if not inspect.isfunction(obj):
+        return False
+    parameters = list(inspect.signature(obj).parameters)
+    return bool(parameters) and parameters[0] == "ds"
+
+
+def register_accessor(public: Iterable[object]) -> None:
+    """Give :class:`RunAccessor` a method per function of ``public`` that takes a run; register
+    it as ``ds.reawaken``.
+    """
+    for func in filter(takes_a_run, public):
+        setattr(RunAccessor, func.__name__, _Delegate(func))  # type: ignore[attr-defined]
+    xr.register_dataset_accessor("reawaken")(RunAccessor)

@@ -7,27 +7,19 @@ shuffled orders are handled like cyclic ones.
 
 from __future__ import annotations
 
-import numpy as np
 import xarray as xr
 
 from reawaken.analysis._checks import require
-from reawaken.analysis._runs import Schedule, loss_values, schedule_of, take_steps
+from reawaken.analysis.blocks import at_steps, block_table, episodes, written
 
 __all__ = ["boundary_losses", "mean_prequential_loss", "prequential_loss"]
 
 
-def _episode_coords(
-    schedule: Schedule, steps: np.ndarray, epoch: np.ndarray, position: np.ndarray, doc: np.ndarray
-) -> dict[str, tuple]:
-    """Coordinates on ``episode`` from (B, K) arrays of step and doc positions (-1 = none)."""
-    batch = schedule.batch
-    step_label = np.where(steps >= 0, schedule.step_label[np.clip(steps, 0, None)], -1)
-    doc_label = np.where(doc >= 0, schedule.doc_label[np.clip(doc, 0, None)], -1)
+def _episode_coords(table: xr.Dataset, steps: xr.DataArray) -> dict[str, xr.DataArray]:
+    """Coordinates on ``episode``: the step shown and the block's epoch, position and doc."""
     return {
-        "step": batch.coord(step_label, ("episode",)),
-        "epoch": batch.coord(epoch, ("episode",)),
-        "cycle_position": batch.coord(position, ("episode",)),
-        "trained_doc": batch.coord(doc_label, ("episode",)),
+        "step": steps,
+        **{name: table[name] for name in ("epoch", "cycle_position", "trained_doc")},
     }
 
 
@@ -58,33 +50,20 @@ def boundary_losses(ds: xr.Dataset) -> xr.DataArray:
     >>> b.step.values.tolist(), b.sel(doc=0).values.tolist()
     ([0, 2, 4, 6, 8], [0.0, 4.0, 8.0, 12.0, 16.0])
     """
-    schedule = schedule_of(ds, "boundary_losses")
-    loss = loss_values(ds, schedule)
-    batch = schedule.batch
-    steps = np.concatenate([np.zeros((batch.size, 1), dtype=np.int64), schedule.end], axis=1)
-
-    def with_step0(values: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.full((batch.size, 1), -1), values], axis=1)
-
-    values = take_steps(loss, steps)
-    coords = _episode_coords(
-        schedule,
-        steps,
-        with_step0(schedule.episode_epoch),
-        with_step0(schedule.episode_position),
-        with_step0(schedule.episode_doc),
-    )
-    coords.update({"episode": np.arange(steps.shape[1]), "doc": ds["doc"].values})
-    return batch.wrap(
-        values,
-        ("episode", "doc"),
-        coords=coords,
-        name="boundary_loss",
-        attrs={
-            "long_name": "loss at document boundaries",
-            "units": ds["loss"].attrs.get("units", "nats"),
-            "description": "row 0: before training; row k: after the k-th document block",
-        },
+    loss = written(ds)
+    table = episodes(block_table(ds, func="boundary_losses"))
+    step0 = xr.Dataset(dict.fromkeys(table.data_vars, -1)).expand_dims(episode=1)
+    table = xr.concat([step0.assign(last_step=0), table], "episode", coords="minimal")
+    steps = table["last_step"]
+    values = at_steps(loss, steps)
+    return (
+        values.assign_coords(episode=range(steps.sizes["episode"]), **_episode_coords(table, steps))
+        .rename("boundary_loss")
+        .assign_attrs(
+            long_name="loss at document boundaries",
+            units=ds["loss"].attrs.get("units", "nats"),
+            description="row 0: before training; row k: after the k-th document block",
+        )
     )
 
 
@@ -117,38 +96,24 @@ def prequential_loss(ds: xr.Dataset) -> xr.DataArray:
     >>> prequential_loss(ds).values.tolist()  # loss[k-1, trained_doc(k)]
     [3.0, 4.5, 1.5, 2.25]
     """
-    schedule = schedule_of(ds, "prequential_loss")
-    loss = loss_values(ds, schedule)
-    batch = schedule.batch
-    before = np.where(schedule.start > 0, schedule.start - 1, -1)
-    rows = np.arange(batch.size)[:, None]
-    from_eval = loss[rows, np.clip(before, 0, None), np.clip(schedule.episode_doc, 0, None)]
-    from_eval = np.where(before >= 0, from_eval, np.nan)
-    values = from_eval
+    loss = written(ds)
+    table = episodes(block_table(ds, func="prequential_loss"))
+    first = table["first_step"]
+    before = first.where(first >= 1, 0) - 1
+    values = at_steps(loss, before, doc=table["trained_doc"].where(first >= 0, ds["doc"][0]))
     if "train_loss" in ds.data_vars:
         require(ds, "prequential_loss", "train_loss", ("step",))
-        train = take_steps(loss_values(ds, schedule, "train_loss"), schedule.start)
-        values = np.where(np.isfinite(train), train, from_eval)
-    coords = _episode_coords(
-        schedule,
-        schedule.start,
-        schedule.episode_epoch,
-        schedule.episode_position,
-        schedule.episode_doc,
+        train = at_steps(written(ds, "train_loss"), first)
+        values = train.where(train.notnull(), values)
+    result = values.assign_coords(
+        episode=range(1, first.sizes["episode"] + 1), **_episode_coords(table, first)
+    ).rename("prequential_loss")
+    result.attrs.update(
+        long_name="prequential (online) loss",
+        units=ds["loss"].attrs.get("units", "nats"),
+        description="loss of the document about to be trained, before its block",
     )
-    coords["episode"] = np.arange(1, schedule.start.shape[1] + 1)
-    result = batch.wrap(
-        values,
-        ("episode",),
-        coords=coords,
-        name="prequential_loss",
-        attrs={
-            "long_name": "prequential (online) loss",
-            "units": ds["loss"].attrs.get("units", "nats"),
-            "description": "loss of the document about to be trained, before its block",
-        },
-    )
-    if not batch.dims:
+    if result.dims == ("episode",):
         result.attrs["mean_from_epoch_1"] = float(_mean_from(result, 1))
     return result
 

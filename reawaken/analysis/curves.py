@@ -1,7 +1,7 @@
 """Aligned (shift-averaged) loss curves: every document's loss from its own first block on.
 
 The paper's Fig. 1b-7 average the documents' curves after shifting each so that x = 0 is the
-moment just before its first training (paper.md §4.2); here the shift is counted in steps.
+moment just before its first training (docs/definitions.md); here the shift is counted in steps.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from reawaken.analysis._runs import loss_values, schedule_of
+from reawaken.analysis.blocks import at_steps, block_table, written
 
 __all__ = ["aligned_curves"]
 
@@ -50,45 +50,42 @@ def aligned_curves(ds: xr.Dataset, *, ragged: bool = False) -> xr.Dataset:
     >>> curves["mean"].values.tolist()  # [(4+7)/2, (1+3)/2, (2+4)/2, (1+2)/2]
     [5.5, 2.0, 3.0, 1.5]
     """
-    schedule = schedule_of(ds, "aligned_curves")
-    loss = loss_values(ds, schedule)
-    batch = schedule.batch
-    size, steps, docs = loss.shape
-    first = np.where(schedule.first_start >= 0, schedule.first_start, steps + 1).min(axis=1)
-    origin = np.where(first <= steps, first - 1, -1)  # (B, D): the step before the first update
-    offset = np.arange(steps)
-    index = origin[:, :, None] + offset  # (B, D, offset)
-    inside = (origin[:, :, None] >= 0) & (index < steps)
-    rows, cols = np.arange(size)[:, None, None], np.arange(docs)[None, :, None]
-    curve = np.where(inside, loss[rows, np.clip(index, 0, steps - 1), cols], np.nan)
-    finite = np.isfinite(curve)
-    present = finite.any(axis=2)  # (B, D): trained and evaluated at least once
-    complete = np.all(finite | ~present[:, :, None], axis=1) & present.any(axis=1)[:, None]
+    loss = written(ds)
+    first = block_table(ds, func="aligned_curves")["first_step"]
+    origin = (first.where(first >= 0).min("epoch") - 1).fillna(-1).astype(int)
+    last_step = int(loss["step"][-1])
+    offset = xr.DataArray(np.arange(loss.sizes["step"]), dims="offset")
+    step = origin + offset  # (doc, offset): offset 0 is the step before the first update
+    curve = at_steps(loss, step.where((origin >= 0) & (step <= last_step), -1))
+    finite = curve.notnull()
+    present = finite.any("offset")  # trained and evaluated at least once
+    runs = [dim for dim in curve.dims if dim not in ("doc", "offset")]
     if ragged:
-        keep = finite.any(axis=(0, 1))
+        keep = finite.any(("doc", *runs))
     else:
-        curve = np.where(complete[:, None, :], curve, np.nan)
-        keep = complete.any(axis=0)
-    curve, offset = curve[:, :, keep], offset[keep]
-    per_epoch = (schedule.num_docs * schedule.steps_per_doc).astype(np.float64)
-    offset_epochs = offset[None, :] / np.where(per_epoch > 0, per_epoch, np.nan)[:, None]
+        complete = (finite | ~present).all("doc") & present.any("doc")
+        curve = curve.where(complete)
+        keep = complete.any(runs) if runs else complete
+    curve = curve.isel(offset=keep.values)
+    per_epoch = (ds["cycle_position"].max("step") + 1) * (ds["grad_step"].max("step") + 1)
+    per_epoch = per_epoch.reset_coords(drop=True).astype(float)
     units = ds["loss"].attrs.get("units", "nats")
-    curve_da = batch.wrap(
-        curve,
-        ("doc", "offset"),
-        coords={
-            "doc": ds["doc"].values,
-            "offset": (
+    offsets = offset.isel(offset=keep.values)
+    curve_da = (
+        curve.assign_coords(
+            offset=(
                 "offset",
-                offset,
+                offsets.values,
                 {"long_name": "steps since first block", "units": "steps"},
             ),
-            "offset_epochs": batch.coord(offset_epochs, ("offset",)),
-        },
-        name="curve",
-        attrs={"long_name": "loss", "units": units},
+            offset_epochs=(offsets / per_epoch.where(per_epoch > 0)).assign_attrs(
+                long_name="epochs since first block", units="epochs"
+            ),
+        )
+        .rename("curve")
+        .assign_attrs(long_name="loss", units=units)
     )
-    curve_da["offset_epochs"].attrs.update(long_name="epochs since first block", units="epochs")
+    curve_da = curve_da.transpose(*runs, "doc", "offset")
     counted = curve_da.count("doc")
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = curve_da.mean("doc").where(counted > 0)

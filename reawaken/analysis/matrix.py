@@ -1,7 +1,9 @@
-"""The in-run pairwise recovery matrix: how each document's block changes every document's loss.
+"""Pairwise recovery matrices: how training document j changes document i's loss.
 
-R[i, j] is measured on the run as it happened (the loss of i across j's block), not by the
-paper's counterfactual of training j from one fixed checkpoint (paper.md §4.5).
+:func:`recovery_matrix` measures it on the run as it happened (the loss of i across j's
+block); :func:`pairwise_recovery` reads the authors' counterfactual, computed after the run
+by ``reawaken pairwise``: j trained alone for M steps from one fixed checkpoint
+(docs/definitions.md).
 """
 
 from __future__ import annotations
@@ -9,16 +11,61 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from reawaken.analysis._runs import loss_values, schedule_of, take_steps
+from reawaken.analysis._checks import require
+from reawaken.analysis.blocks import at_steps, block_table, warn_if_single_epoch, written
 
-__all__ = ["recovery_matrix"]
+__all__ = ["pairwise_recovery", "recovery_matrix"]
 
 
-def _group_mean(index: np.ndarray, values: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-    sums = np.bincount(index[mask], weights=values[mask], minlength=size)
-    counts = np.bincount(index[mask], minlength=size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / counts, np.nan)
+def pairwise_recovery(ds: xr.Dataset) -> xr.DataArray:
+    """The authors' pairwise recovery (Fig. 8b, 23), as stored by ``reawaken pairwise``.
+
+    R[i, j] = loss of document i after M steps on document j alone, started from the
+    checkpoint after epoch N, minus i's loss at that checkpoint. Laid out and signed like
+    :func:`recovery_matrix` (negative: j helps i), so the two draw side by side; the paper
+    plots the transpose with the opposite sign (rows = trained document, positive = helps).
+
+    Parameters
+    ----------
+    ds
+        A run with ``pairwise_loss_change`` (source_doc, doc).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``doc``, ``trained_doc``); attribute ``epoch`` (N) and ``step`` of the
+        checkpoint.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reawaken.testing import synthetic_run
+    >>> ds = synthetic_run(np.ones((5, 2)), steps_per_doc=1)
+    >>> change = xr.DataArray([[-1.0, 0.5], [0.25, -2.0]], dims=("source_doc", "doc"))
+    >>> ds["pairwise_loss_change"] = change.assign_attrs(epoch=1, step=2)
+    >>> pairwise_recovery(ds).values.tolist()  # row i = evaluated doc, column j = trained
+    [[-1.0, 0.25], [0.5, -2.0]]
+    """
+    change = require(
+        ds,
+        "pairwise_recovery",
+        "pairwise_loss_change",
+        ("source_doc", "doc"),
+        hint="run `reawaken pairwise RUN --epoch N` on a run that kept that epoch's checkpoint "
+        "(checkpoint.keep_epochs)",
+    )
+    docs = ds["doc"].values
+    matrix = change.rename(source_doc="trained_doc").transpose(..., "doc", "trained_doc")
+    attrs = {
+        "long_name": "change in loss of doc after M steps on trained_doc alone",
+        "units": change.attrs.get("units", "nats"),
+        "description": "pairwise recovery from one checkpoint (the authors' dipping matrix); "
+        "negative = the trained document lowers doc's loss",
+        "epoch": change.attrs.get("epoch"),
+        "step": change.attrs.get("step"),
+    }
+    matrix = matrix.assign_coords(doc=docs, trained_doc=docs).rename("pairwise_recovery")
+    return matrix.assign_attrs(attrs)
 
 
 def recovery_matrix(ds: xr.Dataset, *, by_distance: bool = False) -> xr.DataArray:
@@ -57,55 +104,40 @@ def recovery_matrix(ds: xr.Dataset, *, by_distance: bool = False) -> xr.DataArra
     >>> recovery_matrix(synthetic_run(loss, steps_per_doc=1)).values.tolist()
     [[-2.0, 1.0], [1.0, -2.0]]
     """
-    schedule = schedule_of(ds, "recovery_matrix")
-    schedule.warn_if_single_epoch("recovery_matrix")
-    loss = loss_values(ds, schedule)
-    batch = schedule.batch
-    size, _, docs = loss.shape
-    before = np.where(schedule.start >= 1, schedule.start - 1, -1)
-    change = take_steps(loss, schedule.end) - take_steps(loss, before)  # (B, K, doc)
-    mask = (schedule.episode_epoch >= 1)[:, :, None] & np.isfinite(change)
-    rows = np.arange(size)[:, None, None]
-    doc = np.arange(docs)[None, None, :]
-    units = ds["loss"].attrs.get("units", "nats")
+    table = block_table(ds, func="recovery_matrix")
+    warn_if_single_epoch(table, "recovery_matrix")
+    blocks = table.rename(doc="trained_doc")
+    loss = written(ds)
+    first = blocks["first_step"]
+    # (epoch, trained_doc, doc): the change of doc's loss across trained_doc's block
+    change = at_steps(loss, blocks["last_step"]) - at_steps(loss, first.where(first >= 1, 0) - 1)
+    change = change.where(change["epoch"] >= 1)
     attrs = {
         "long_name": "change in loss of doc across the block",
-        "units": units,
+        "units": ds["loss"].attrs.get("units", "nats"),
         "description": "in-run pairwise recovery matrix, mean over epochs >= 1; "
         "negative = the trained document lowers doc's loss",
     }
     if not by_distance:
-        column = np.clip(schedule.episode_doc, 0, None)[:, :, None]
-        index = (rows * docs + doc) * docs + column
-        values = _group_mean(index.ravel(), change.ravel(), mask.ravel(), size * docs * docs)
-        return batch.wrap(
-            values.reshape(size, docs, docs),
-            ("doc", "trained_doc"),
-            coords={"doc": ds["doc"].values, "trained_doc": ds["doc"].values},
-            name="recovery_matrix",
-            attrs=attrs,
-        )
-    cycle = schedule.num_docs  # (B,)
-    width = int(cycle.max(initial=1))
-    epoch = np.clip(schedule.episode_epoch, 0, None)
-    position_of_doc = schedule.position[rows, epoch[:, :, None], doc]  # (B, K, doc)
-    distance = (schedule.episode_position[:, :, None] - position_of_doc) % np.maximum(cycle, 1)[
-        :, None, None
-    ]
-    mask &= position_of_doc >= 0
-    index = (rows * docs + doc) * width + distance
-    values = _group_mean(index.ravel(), change.ravel(), mask.ravel(), size * docs * width)
-    return batch.wrap(
-        values.reshape(size, docs, width),
-        ("doc", "distance"),
-        coords={
-            "doc": ds["doc"].values,
-            "distance": (
+        matrix = change.mean("epoch").transpose(..., "doc", "trained_doc")
+        return matrix.rename("recovery_matrix").assign_attrs(attrs)
+    position = blocks["cycle_position"]
+    cycle = ds["cycle_position"].reset_coords(drop=True).max("step") + 1  # T of each run
+    distance = (position - position.rename(trained_doc="doc")) % cycle.where(cycle > 0, 1)
+    change = change.where(position.rename(trained_doc="doc") >= 0)
+    width = int(cycle.max()) if cycle.size else 1
+    matrix = xr.concat(
+        [change.where(distance == d).mean(("epoch", "trained_doc")) for d in range(width)],
+        "distance",
+    ).transpose(..., "doc", "distance")
+    return (
+        matrix.assign_coords(
+            distance=(
                 "distance",
                 np.arange(width),
                 {"long_name": "cyclic distance (position of trained doc - position of doc)"},
-            ),
-        },
-        name="recovery_matrix",
-        attrs=attrs,
+            )
+        )
+        .rename("recovery_matrix")
+        .assign_attrs(attrs)
     )

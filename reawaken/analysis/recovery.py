@@ -1,17 +1,16 @@
 """Recovery: how much of a document's forgetting is undone before it is trained again.
 
-Notation (architecture.md): for document i and epoch e >= 1, a = the last step of i's block in
+Notation (docs/architecture.md): for document i and epoch e >= 1, a = the last step of i's block in
 epoch e-1, b = the step just before i's first update in epoch e, l(s) = loss[s, i]. Two
 scores are provided: the per-document :func:`recovery_score` and the paper's ratio of means
-:func:`paper_recovery_score` (paper.md §4.3).
+:func:`paper_recovery_score` (docs/definitions.md).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import xarray as xr
 
-from reawaken.analysis._runs import Schedule, loss_values, schedule_of, take_doc_steps
+from reawaken.analysis.blocks import at_steps, block_table, warn_if_single_epoch, written
 
 __all__ = ["mean_recovery_score", "paper_recovery_score", "recovery_amount", "recovery_score"]
 
@@ -25,57 +24,44 @@ PAPER_DEFINITION = (
 )
 
 
-def _interval_max(
-    loss: np.ndarray, low: np.ndarray, high: np.ndarray, allowed: np.ndarray | None
-) -> np.ndarray:
-    """max over finite loss[b, s, i] with low[b, i] <= s <= high[b, i]; NaN where none."""
-    valid = (low >= 0) & (high >= low)
-    if not valid.any():
-        return np.full(low.shape, np.nan)
-    first, stop = int(low[valid].min()), int(high[valid].max()) + 1
-    window = loss[:, first:stop, :]
-    step = np.arange(first, stop)[None, :, None]
-    mask = (step >= low[:, None, :]) & (step <= high[:, None, :]) & np.isfinite(window)
-    mask &= valid[:, None, :]
-    if allowed is not None:
-        mask &= allowed[:, first:stop, None]
-    peak = np.where(mask, window, -np.inf).max(axis=1)
-    return np.where(np.isfinite(peak), peak, np.nan)
+def _peak(loss: xr.DataArray, a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
+    """max of l(s) over a <= s <= b, per epoch (and doc, run); NaN where nothing is evaluated.
+
+    One epoch at a time, over the steps that epoch's intervals span, so memory stays at one
+    epoch's window of ``loss``.
+    """
+    peaks = []
+    for epoch in a["epoch"].values:
+        low, high = a.sel(epoch=epoch), b.sel(epoch=epoch)
+        valid = (low >= 0) & (high >= low)
+        span = loss.sel(step=slice(int(low.where(valid).min(skipna=True).fillna(0)),
+                                   int(high.where(valid).max(skipna=True).fillna(-1))))  # fmt: skip
+        inside = (span["step"] >= low) & (span["step"] <= high) & valid
+        peaks.append(span.where(inside).max("step"))
+    return xr.concat(peaks, "epoch") if peaks else a.astype(float)
 
 
 def _recovery_parts(
     ds: xr.Dataset, func: str, *, boundaries_only: bool
-) -> tuple[Schedule, np.ndarray, np.ndarray, np.ndarray]:
-    """(schedule, peak, l(a), l(b)), the last three (B, E-1, D)."""
-    schedule = schedule_of(ds, func)
-    schedule.warn_if_single_epoch(func)
-    loss = loss_values(ds, schedule)
-    after = schedule.last_end[:, :-1, :]
-    first = schedule.first_start[:, 1:, :]
-    before = np.where(first >= 1, first - 1, -1)
-    allowed = None
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """(peak, l(a), l(b)) per epoch e >= 1 and document, from the block table.
+
+    a = the last step of the document's block in epoch e-1, b = the step before its first
+    update in epoch e. With ``boundaries_only`` the peak sees step 0 and block ends only (the
+    evaluations the paper had).
+    """
+    blocks = block_table(ds, func=func)
+    warn_if_single_epoch(blocks, func)
+    loss = written(ds)
+    a = blocks["last_step"].shift(epoch=1, fill_value=-1).isel(epoch=slice(1, None))
+    first = blocks["first_step"].isel(epoch=slice(1, None))
+    b = first.where(first >= 1, 0) - 1
+    evaluated = loss
     if boundaries_only:
-        allowed = np.zeros(schedule.doc.shape, dtype=bool)
-        allowed[:, 0] = True
-        rows, ends = np.nonzero(schedule.end >= 0)
-        allowed[rows, schedule.end[rows, ends]] = True
-    peak = np.empty(after.shape)
-    for epoch in range(after.shape[1]):  # a loop over epochs, vectorised over runs
-        peak[:, epoch] = _interval_max(loss, after[:, epoch], before[:, epoch], allowed)
-    return schedule, peak, take_doc_steps(loss, after), take_doc_steps(loss, before)
-
-
-def _per_epoch(
-    ds: xr.Dataset, schedule: Schedule, values: np.ndarray, name: str, attrs: dict
-) -> xr.DataArray:
-    epochs = np.arange(1, values.shape[1] + 1)
-    return schedule.batch.wrap(
-        values,
-        ("epoch", "doc"),
-        coords={"epoch": epochs, "doc": ds["doc"].values},
-        name=name,
-        attrs=attrs,
-    )
+        grad_step = ds["grad_step"].reset_coords(drop=True).load()
+        block_end = (grad_step == grad_step.max("step")) | (loss["step"] == 0)
+        evaluated = loss.where(block_end)
+    return _peak(evaluated, a, b), at_steps(loss, a), at_steps(loss, b)
 
 
 def recovery_amount(ds: xr.Dataset) -> xr.DataArray:
@@ -100,18 +86,15 @@ def recovery_amount(ds: xr.Dataset) -> xr.DataArray:
     >>> recovery_amount(ds).values.tolist()
     [[1.0, 3.0, 0.0]]
     """
-    schedule, peak, _, before = _recovery_parts(ds, "recovery_amount", boundaries_only=False)
-    units = ds["loss"].attrs.get("units", "nats")
-    return _per_epoch(
-        ds,
-        schedule,
-        peak - before,
-        "recovery_amount",
-        {
-            "long_name": "recovery amount",
-            "units": units,
-            "definition": "max_{a<=s<=b} l(s) - l(b)",
-        },
+    peak, _, at_b = _recovery_parts(ds, "recovery_amount", boundaries_only=False)
+    return (
+        (peak - at_b)
+        .rename("recovery_amount")
+        .assign_attrs(
+            long_name="recovery amount",
+            units=ds["loss"].attrs.get("units", "nats"),
+            definition="max_{a<=s<=b} l(s) - l(b)",
+        )
     )
 
 
@@ -121,7 +104,7 @@ def recovery_score(ds: xr.Dataset, *, min_forgetting: float = 1e-6) -> xr.DataAr
     score = (max_{a<=s<=b} l(s) - l(b)) / (max_{a<=s<=b} l(s) - l(a)): 0 when the loss only
     rose, 1 when it came back to its level right after training. It exceeds 1 when the loss
     falls below that level before the document returns. This is the per-document score of
-    architecture.md; :func:`paper_recovery_score` is the paper's RS(n), a ratio of means over
+    docs/architecture.md; :func:`paper_recovery_score` is the paper's RS(n), a ratio of means over
     documents at document boundaries only.
 
     Parameters
@@ -148,20 +131,13 @@ def recovery_score(ds: xr.Dataset, *, min_forgetting: float = 1e-6) -> xr.DataAr
     >>> recovery_score(ds).values.tolist()
     [[0.5, 1.0, 0.0]]
     """
-    schedule, peak, after, before = _recovery_parts(ds, "recovery_score", boundaries_only=False)
-    forgetting = peak - after
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(forgetting >= min_forgetting, (peak - before) / forgetting, np.nan)
-    return _per_epoch(
-        ds,
-        schedule,
-        score,
-        "recovery_score",
-        {
-            "long_name": "recovery score",
-            "definition": RECOVERY_SCORE_DEFINITION,
-            "min_forgetting": min_forgetting,
-        },
+    peak, at_a, at_b = _recovery_parts(ds, "recovery_score", boundaries_only=False)
+    forgetting = peak - at_a
+    score = ((peak - at_b) / forgetting).where(forgetting >= min_forgetting)
+    return score.rename("recovery_score").assign_attrs(
+        long_name="recovery score",
+        definition=RECOVERY_SCORE_DEFINITION,
+        min_forgetting=min_forgetting,
     )
 
 
@@ -186,7 +162,7 @@ def mean_recovery_score(ds: xr.Dataset, *, min_forgetting: float = 1e-6) -> xr.D
 def paper_recovery_score(ds: xr.Dataset, *, min_forgetting: float = 1e-6) -> xr.DataArray:
     """The paper's recovery score RS(n), n = 1..E-1: a ratio of means over documents.
 
-    For presentation n and document j (paper.md §4.3): l_after = loss just after the n-th
+    For presentation n and document j (docs/definitions.md): l_after = loss just after the n-th
     training, l_before = loss just before the (n+1)-th, l_max = peak loss in between, using
     only document-boundary evaluations as the paper did. Each is averaged over documents
     *before* the ratio: RS(n) = (l_max - l_before) / (l_max - l_after). The paper reports
@@ -213,31 +189,17 @@ def paper_recovery_score(ds: xr.Dataset, *, min_forgetting: float = 1e-6) -> xr.
     >>> paper_recovery_score(ds).round(4).values.tolist()
     [0.5714]
     """
-    schedule, peak, after, before = _recovery_parts(
-        ds, "paper_recovery_score", boundaries_only=True
+    peak, after, before = _recovery_parts(ds, "paper_recovery_score", boundaries_only=True)
+    usable = peak.notnull() & after.notnull() & before.notnull()
+    l_max, l_before, l_after = (
+        values.where(usable).mean("doc") for values in (peak, before, after)
     )
-    usable = np.isfinite(peak) & np.isfinite(after) & np.isfinite(before)
-    counts = usable.sum(axis=2)
-
-    def doc_mean(values: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(usable, values, 0.0).sum(axis=2) / np.where(counts, counts, np.nan)
-
-    l_max, l_before, l_after = doc_mean(peak), doc_mean(before), doc_mean(after)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(
-            l_max - l_after >= min_forgetting, (l_max - l_before) / (l_max - l_after), np.nan
-        )
-    batch = schedule.batch
-    return batch.wrap(
-        score,
-        ("presentation",),
-        coords={
-            "presentation": np.arange(1, score.shape[1] + 1),
-            "peak_loss": batch.coord(l_max, ("presentation",)),
-            "loss_before": batch.coord(l_before, ("presentation",)),
-            "loss_after": batch.coord(l_after, ("presentation",)),
-        },
-        name="paper_recovery_score",
-        attrs={"long_name": "recovery score RS(n) (paper)", "definition": PAPER_DEFINITION},
+    score = ((l_max - l_before) / (l_max - l_after)).where(l_max - l_after >= min_forgetting)
+    score = score.rename(epoch="presentation").assign_coords(
+        peak_loss=l_max.rename(epoch="presentation"),
+        loss_before=l_before.rename(epoch="presentation"),
+        loss_after=l_after.rename(epoch="presentation"),
+    )
+    return score.rename("paper_recovery_score").assign_attrs(
+        long_name="recovery score RS(n) (paper)", definition=PAPER_DEFINITION
     )

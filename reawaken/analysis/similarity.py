@@ -11,8 +11,8 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
+from reawaken.analysis._batch import Batch, zero_absent_features
 from reawaken.analysis._checks import require
-from reawaken.analysis._runs import Batch, zero_absent_features
 from reawaken.errors import StoreError
 
 __all__ = ["cosine_matrix", "gradient_similarity", "linear_cka_matrix", "representation_similarity"]

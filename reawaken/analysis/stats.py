@@ -13,7 +13,7 @@ from statistics import NormalDist
 import numpy as np
 import xarray as xr
 
-__all__ = ["mean_interval", "student_t_quantile"]
+__all__ = ["interval_by", "mean_interval", "student_t_quantile"]
 
 _SERIES_LIMIT = 1000
 
@@ -124,4 +124,58 @@ def mean_interval(
             "count": count.assign_attrs(long_name="values averaged"),
         },
         attrs={"confidence": confidence, "interval": "Student t, two-sided"},
+    )
+
+
+def interval_by(
+    da: xr.DataArray,
+    by: str | Sequence[str],
+    dim: str = "run",
+    *,
+    confidence: float = 0.95,
+) -> xr.Dataset:
+    """:func:`mean_interval` over ``dim`` within each value of the coordinate(s) ``by``.
+
+    E.g. a sweep's recovery score over seeds for each model size (paper Fig. 2a, 5):
+    ``interval_by(paper_recovery_score(open_runs(...)), "model")``. With two keys the result
+    has both as dims (NaN where no run has that pair).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mean``, ``lower``, ``upper``, ``count`` on dims ``by`` (sorted values) and the dims
+        of ``da`` other than ``dim``.
+
+    Examples
+    --------
+    >>> da = xr.DataArray([0.2, 0.4, 0.5, 0.7, 0.6], dims="run",
+    ...     coords={"lr": ("run", [1e-3, 1e-3, 1e-4, 1e-4, 1e-4])})
+    >>> ci = interval_by(da, "lr")
+    >>> ci["lr"].values.tolist(), ci["mean"].round(3).values.tolist(), ci["count"].values.tolist()
+    ([0.0001, 0.001], [0.6, 0.3], [3, 2])
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    for key in keys:
+        if key not in da.coords or da[key].dims != (dim,):
+            raise ValueError(
+                f"interval_by: {key!r} is not a coordinate on {dim!r}; choose one of "
+                f"{sorted(str(c) for c in da.coords if da[c].dims == (dim,))}"
+            )
+    columns = [da[k].values.tolist() for k in keys]
+    combos = sorted({tuple(row) for row in zip(*columns, strict=True)})
+    parts = []
+    for combo in combos:
+        chosen = np.ones(da.sizes[dim], dtype=bool)
+        for key, value in zip(keys, combo, strict=True):
+            chosen &= da[key].values == value
+        part = mean_interval(da.isel({dim: np.flatnonzero(chosen)}), dim, confidence=confidence)
+        parts.append(part.expand_dims("group"))
+    combined = xr.concat(parts, "group")
+    combined = combined.assign_coords(
+        {k: ("group", [c[i] for c in combos]) for i, k in enumerate(keys)}
+    )
+    return (
+        combined.set_index(group=keys).unstack("group")
+        if len(keys) > 1
+        else combined.swap_dims(group=keys[0])
     )

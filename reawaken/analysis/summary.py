@@ -11,36 +11,41 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from reawaken.analysis._checks import RecoveryUndefinedWarning
-from reawaken.analysis._runs import Batch, loss_values, run_values, schedule_of
+from reawaken.analysis._checks import RecoveryUndefinedWarning, require
+from reawaken.analysis.blocks import LOSS_DIMS, STEP_COORDS, written
 from reawaken.analysis.boundaries import mean_prequential_loss
 from reawaken.analysis.recovery import paper_recovery_score, recovery_score
 
-__all__ = ["SUMMARY_VARIABLES", "summary"]
+__all__ = ["HEADLINE", "SUMMARY_VARIABLES", "summary"]
 
-#: The data variables :func:`summary` reads: ``open_runs(paths, variables=SUMMARY_VARIABLES)``
-#: reads only these (the runs table of a 200-run sweep in seconds).
+#: The number a run is known by, wherever one number is shown (``reawaken run``, ``ls``,
+#: ``show``, the app's runs table, ``sweep --status``): the paper's RS(n) at the last epoch.
+HEADLINE = "RS"
+
+#: The data variables :func:`summary` reads (the RS headline included): ``open_runs(paths,
+#: variables=SUMMARY_VARIABLES)`` reads only these (the runs table of a 200-run sweep in
+#: seconds).
 SUMMARY_VARIABLES = ("loss", "train_loss")
 
 
-def _last_value(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(B,) last finite value of each row of (B, n) values, and its label (-1 if none)."""
-    finite = np.isfinite(values)
-    if values.shape[1] == 0:
-        return np.full(values.shape[0], np.nan), np.full(values.shape[0], -1)
-    last = values.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
-    found = finite.any(axis=1)
-    rows = np.arange(values.shape[0])
-    return np.where(found, values[rows, last], np.nan), np.where(found, labels[last], -1)
+def _last_value(values: xr.DataArray, dim: str) -> tuple[xr.DataArray, xr.DataArray]:
+    """The last non-NaN value along ``dim`` and its label there (NaN and -1 where none)."""
+    if values.sizes[dim] == 0:
+        zeros = values.sum(dim)  # the other dims, no values
+        return zeros * np.nan, xr.full_like(zeros, -1, dtype=np.int64)
+    found = values.notnull()
+    position = found.sizes[dim] - 1 - found.isel({dim: slice(None, None, -1)}).argmax(dim)
+    last = values.isel({dim: position})
+    has = found.any(dim)
+    label = values[dim].isel({dim: position})
+    return last.where(has).drop_vars(dim), label.where(has, -1).drop_vars(dim)
 
 
-def _mean_over_docs(loss: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """Mean over docs of loss[b, step[b], :] (NaN docs skipped; NaN where step is -1)."""
-    rows = loss[np.arange(loss.shape[0]), np.clip(step, 0, None)]
-    finite = np.isfinite(rows)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(finite, rows, 0.0).sum(axis=1) / finite.sum(axis=1)
-    return np.where(step >= 0, mean, np.nan)
+def _per_run(ds: xr.Dataset, name: str, default: object) -> xr.DataArray:
+    """A per-run attribute: its coordinate on ``run`` (several runs) or ``ds.attrs``."""
+    if name in ds.coords and "step" not in ds[name].dims and "doc" not in ds[name].dims:
+        return ds[name].reset_coords(drop=True)
+    return xr.DataArray(ds.attrs.get(name, default))
 
 
 def summary(ds: xr.Dataset) -> xr.Dataset:
@@ -51,8 +56,10 @@ def summary(ds: xr.Dataset) -> xr.Dataset:
     ``initial_mean_loss`` (step 0), ``final_mean_loss`` (last evaluated step, at
     ``final_step``), ``mean_recovery_score`` (mean over docs of :func:`recovery_score` in the
     last epoch that has one, ``recovery_epoch``), ``paper_recovery_score`` (the last RS(n)
-    available, ``paper_presentation``) and ``mean_prequential_loss`` (epochs >= 1). Recovery
-    numbers are NaN (without a warning) until a document has come back.
+    available, ``paper_presentation``), ``RS`` (the headline: the paper's RS(n) at the last
+    epoch, n = E-1; NaN until the run has reached it) and ``mean_prequential_loss``
+    (epochs >= 1). Recovery numbers are NaN (without a warning) until a document has come
+    back.
 
     Examples
     --------
@@ -63,47 +70,48 @@ def summary(ds: xr.Dataset) -> xr.Dataset:
     >>> row = summary(synthetic_run(loss, steps_per_doc=1))
     >>> row["mean_recovery_score"].item(), row["final_mean_loss"].item(), row["status"].item()
     (0.5, 1.1666666666666667, 'completed')
+    >>> round(row["RS"].item(), 4)  # RS(1) = (10/3 - 2) / (10/3 - 1), as paper_recovery_score
+    0.5714
     """
-    schedule = schedule_of(ds, "summary")
-    batch = schedule.batch
-    loss = loss_values(ds, schedule)
+    require(ds, "summary", "loss", LOSS_DIMS)
+    for name in STEP_COORDS:
+        require(ds, "summary", name, ("step",), hint="coordinates on 'step' come with every run")
+    loss = written(ds)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RecoveryUndefinedWarning)
         score = recovery_score(ds)
         paper = paper_recovery_score(ds)
-    mean_score = batch.values(score.mean("doc"), ("epoch",))
-    recovery, recovery_epoch = _last_value(mean_score, score["epoch"].values)
-    paper_value, presentation = _last_value(
-        batch.values(paper, ("presentation",)), paper["presentation"].values
-    )
-    evaluated = np.isfinite(loss).any(axis=2)
-    last = np.where(
-        evaluated.any(axis=1), loss.shape[1] - 1 - np.argmax(evaluated[:, ::-1], axis=1), -1
-    )
-    completed = run_values(ds, batch, "completed_steps", -1).astype(np.int64)
-    updates = schedule.num_updates
-    with np.errstate(invalid="ignore", divide="ignore"):
-        progress = np.where(updates > 0, np.clip(completed, 0, None) / updates, np.nan)
+    recovery, recovery_epoch = _last_value(score.mean("doc"), "epoch")
+    paper_value, presentation = _last_value(paper.reset_coords(drop=True), "presentation")
+    mean_loss = loss.mean("doc")  # NaN documents skipped
+    final_mean_loss, final_step = _last_value(mean_loss, "step")
+    coords = {name: ds[name].reset_coords(drop=True) for name in STEP_COORDS}
+    updates = (coords["trained_doc"] >= 0).sum("step")
+    completed = _per_run(ds, "completed_steps", -1).astype(np.int64)
+    progress = (completed.clip(min=0) / updates).where(updates > 0)
     units = ds["loss"].attrs.get("units", "nats")
     columns = {
-        "status": (run_values(ds, batch, "status", "unknown").astype(str), {}),
+        "status": (_per_run(ds, "status", "unknown").astype(str), {}),
         "completed_steps": (completed, {"long_name": "completed steps"}),
         "progress": (progress, {"long_name": "fraction of updates done"}),
-        "num_docs": (schedule.num_docs, {"long_name": "documents in the cycle (T)"}),
-        "steps_per_doc": (schedule.steps_per_doc, {"long_name": "steps per document (M)"}),
-        "num_epochs": (schedule.num_epochs, {"long_name": "epochs (E)"}),
+        "num_docs": (
+            coords["cycle_position"].max("step") + 1,
+            {"long_name": "documents in the cycle (T)"},
+        ),
+        "steps_per_doc": (
+            coords["grad_step"].max("step") + 1,
+            {"long_name": "steps per document (M)"},
+        ),
+        "num_epochs": (coords["epoch"].max("step") + 1, {"long_name": "epochs (E)"}),
         "initial_mean_loss": (
-            _mean_over_docs(loss, np.zeros_like(last)),
+            mean_loss.isel(step=0, drop=True),
             {"long_name": "mean loss before training", "units": units},
         ),
         "final_mean_loss": (
-            _mean_over_docs(loss, last),
+            final_mean_loss,
             {"long_name": "mean loss at the last evaluated step", "units": units},
         ),
-        "final_step": (
-            np.where(last >= 0, schedule.step_label[np.clip(last, 0, None)], -1),
-            {"long_name": "step of final_mean_loss"},
-        ),
+        "final_step": (final_step, {"long_name": "step of final_mean_loss"}),
         "mean_recovery_score": (
             recovery,
             {"long_name": "mean recovery score (last epoch with one)"},
@@ -111,18 +119,26 @@ def summary(ds: xr.Dataset) -> xr.Dataset:
         "recovery_epoch": (recovery_epoch, {"long_name": "epoch of mean_recovery_score"}),
         "paper_recovery_score": (paper_value, {"long_name": "paper RS(n), last n available"}),
         "paper_presentation": (presentation, {"long_name": "n of paper_recovery_score"}),
+        HEADLINE: (
+            paper_value.where(presentation == coords["epoch"].max("step")),
+            {"long_name": "RS: the paper's recovery score RS(E-1) at the last epoch"},
+        ),
         "mean_prequential_loss": (
-            batch.values(mean_prequential_loss(ds), ()),
+            mean_prequential_loss(ds).reset_coords(drop=True),
             {"long_name": "mean prequential loss (epochs >= 1)", "units": units},
         ),
     }
     # open_runs carries status, completed_steps, num_docs, ... as run coordinates: here they
     # are the summary's own variables, as for a single run.
-    batch = Batch(
-        batch.dims,
-        batch.shape,
-        {name: coord for name, coord in batch.coords.items() if name not in columns},
+    runs = {
+        name: coord.variable
+        for name, coord in loss.coords.items()
+        if name not in columns and name not in LOSS_DIMS
+    }
+    table = xr.Dataset(
+        {
+            name: values.reset_coords(drop=True).assign_attrs(attrs)
+            for name, (values, attrs) in columns.items()
+        }
     )
-    return xr.Dataset(
-        {name: batch.wrap(values, (), attrs=attrs) for name, (values, attrs) in columns.items()}
-    )
+    return table.assign_coords(runs)

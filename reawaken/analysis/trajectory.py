@@ -11,8 +11,9 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
+from reawaken.analysis._batch import Batch
 from reawaken.analysis._checks import require
-from reawaken.analysis._runs import STEP_COORDS, Batch
+from reawaken.analysis.blocks import STEP_COORDS
 
 __all__ = ["weight_trajectory"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import xarray as xr
 
 from reawaken.errors import ReawakenError, StoreError
 from reawaken.store.combine import combine_runs, open_each
+from reawaken.store.lock import display_status
 from reawaken.store.reader import open_run, read_attrs, run_config
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "run_scores",
     "runs_folder",
     "scan_runs",
+    "sweep_scores",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,8 +52,9 @@ def runs_folder(default: str | Path = "runs") -> Path:
 
     Examples
     --------
-    >>> runs_folder("runs").name  # doctest: +SKIP
-    'runs'
+    >>> import os
+    >>> runs_folder("runs") == Path(os.environ.get(RUNS_ENV) or "runs").resolve()
+    True
     """
     return Path(os.environ.get(RUNS_ENV) or default).expanduser().resolve()
 
@@ -69,6 +73,8 @@ class RunEntry:
     steps_per_doc: int = 0
     num_epochs: int = 0
     optimizer: str = ""
+    order: str = ""
+    created: str = ""
     error: str = ""
 
     @property
@@ -88,11 +94,12 @@ def resolve_run(runs_dir: str | Path, path: str | Path) -> Path:
 
     Examples
     --------
-    >>> resolve_run("/data/runs", "a.zarr").as_posix()  # doctest: +SKIP
-    '/data/runs/a.zarr'
-    >>> resolve_run("/data/runs", "../secret.zarr")  # doctest: +SKIP
+    >>> root = Path("/data/runs").resolve()
+    >>> resolve_run(root, "a.zarr") == root / "a.zarr"
+    True
+    >>> resolve_run(root, "../secret.zarr")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    reawaken.errors.StoreError: refused: ...
+    reawaken.errors.StoreError: refused: ../secret.zarr is outside the runs folder ...
     """
     root = Path(runs_dir).expanduser().resolve()
     candidate = Path(path).expanduser()
@@ -126,7 +133,7 @@ def _entry(runs_dir: Path, path: Path) -> RunEntry:
     return RunEntry(
         name=name,
         path=str(path),
-        status=str(attrs.get("status", "unknown")),
+        status=display_status(resolved, attrs) if "status" in attrs else "unknown",
         completed_steps=int(completed) if isinstance(completed, int) else 0,
         total_steps=num_docs * steps_per_doc * num_epochs,
         model=str(config.get("model", {}).get("name", "")),
@@ -134,6 +141,8 @@ def _entry(runs_dir: Path, path: Path) -> RunEntry:
         steps_per_doc=steps_per_doc,
         num_epochs=num_epochs,
         optimizer=str(config.get("optimizer", {}).get("name", "")),
+        order=str(schedule.get("order", "")),
+        created=str(attrs.get("created", "")),
     )
 
 
@@ -152,6 +161,7 @@ def scan_runs(runs_dir: str | Path) -> list[RunEntry]:
 @pn.cache(max_items=8)
 def _scores(stores: tuple[tuple[str, int, str], ...]) -> dict[str, tuple[float, str]]:
     from reawaken.analysis import SUMMARY_VARIABLES, summary
+    from reawaken.analysis.summary import HEADLINE
 
     opened = open_each([path for path, _, _ in stores], variables=SUMMARY_VARIABLES)
     scores = {str(path): (np.nan, str(ds)) for (path, _, _), ds in zip(stores, opened, strict=True)
@@ -160,19 +170,20 @@ def _scores(stores: tuple[tuple[str, int, str], ...]) -> dict[str, tuple[float, 
             if isinstance(ds, xr.Dataset)]  # fmt: skip
     try:
         table = summary(combine_runs([ds for _, ds in good], [path for path, _ in good]))
-        values = table["mean_recovery_score"].values.reshape(-1)
+        values = table[HEADLINE].values.reshape(-1)
         scores.update({path: (float(v), "") for (path, _), v in zip(good, values, strict=True)})
     except (ReawakenError, ValueError):  # one odd run: score them one by one, naming it
         for path, ds in good:
             try:
-                scores[path] = (float(summary(ds)["mean_recovery_score"]), "")
+                value = summary(ds)[HEADLINE]
+                scores[path] = (float(value) if value.ndim == 0 else np.nan, "")
             except ReawakenError as error:
                 scores[path] = (np.nan, str(error))
     return scores
 
 
 def run_scores(runs_dir: str | Path, runs: list[RunEntry]) -> dict[str, tuple[float, str]]:
-    """Mean recovery score of each readable run (or NaN and why not), keyed by ``run.path``.
+    """The headline RS of each readable run (or NaN and why not), keyed by ``run.path``.
 
     Only what :func:`reawaken.analysis.summary` needs is read, stores in parallel, and the
     table is cached until a run's ``completed_steps`` or status changes: the runs table of a
@@ -217,32 +228,73 @@ def load_run(runs_dir: str | Path, path: str | Path) -> xr.Dataset:
 
 
 @pn.cache(max_items=256)
-def _analysed(name: str, path: str, completed_steps: int, status: str, options: str) -> Any:
-    from reawaken import analysis
-
+def _analysed(
+    function: Callable[..., Any], path: str, completed_steps: int, status: str, options: str
+) -> Any:
     ds = _open(path, completed_steps, status)
-    return getattr(analysis, name)(ds, **json.loads(options))
+    return function(ds, **json.loads(options))
 
 
-def analysed(runs_dir: str | Path, path: str | Path, name: str, **options: Any) -> Any:
-    """``reawaken.analysis.<name>(run, **options)``, cached on the store's path and progress.
+def analysed(
+    runs_dir: str | Path, path: str | Path, function: Callable[..., Any], **options: Any
+) -> Any:
+    """``function(run, **options)`` for an analysis function, cached on the store's path and
+    progress (and on the function and options).
 
     ``options`` must be JSON values (numbers, strings, booleans, None).
 
     Examples
     --------
-    >>> analysed("runs", "default.zarr", "aligned_curves", ragged=False)  # doctest: +SKIP
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from reawaken.analysis import mean_recovery_score
+    >>> from reawaken.testing import synthetic_run, write_store
+    >>> runs = tempfile.mkdtemp()
+    >>> loss = np.array([[5, 5, 5], [1, 5, 5], [3, 1, 5], [2, 4, 1], [1, 1, 2], [2, 0.5, 3],
+    ...                  [2, 1, 0.5]])  # T=3, M=1, E=2
+    >>> run = synthetic_run(loss, steps_per_doc=1, arrays={"train_loss": np.ones(7)})
+    >>> _ = write_store(run, f"{runs}/a.zarr")
+    >>> analysed(runs, "a.zarr", mean_recovery_score).values.tolist()
+    [0.5]
     """
     resolved = resolve_run(runs_dir, path)
     attrs = read_attrs(resolved)
     completed = attrs.get("completed_steps", -1)
     return _analysed(
-        name,
+        function,
         str(resolved),
         int(completed) if isinstance(completed, int) else -1,
         str(attrs.get("status")),
         json.dumps(options, sort_keys=True, default=_json_number),
     )
+
+
+@pn.cache(max_items=8)
+def _sweep_scores(runs: tuple[tuple[str, int, str], ...]) -> xr.DataArray:
+    from reawaken import analysis
+    from reawaken.store.combine import open_runs
+
+    return analysis.paper_recovery_score(open_runs([path for path, _, _ in runs])).load()
+
+
+def sweep_scores(runs_dir: str | Path, paths: list[str | Path]) -> xr.DataArray:
+    """RS(n) of several runs, ``paper_recovery_score(open_runs(paths))``, with ``run`` coords.
+
+    Cached on every store's path and progress: a run that advances recomputes the sweep.
+    """
+    key = []
+    for path in paths:
+        resolved = resolve_run(runs_dir, path)
+        attrs = read_attrs(resolved)
+        completed = attrs.get("completed_steps", -1)
+        key.append(
+            (
+                str(resolved),
+                int(completed) if isinstance(completed, int) else -1,
+                str(attrs.get("status")),
+            )
+        )
+    return _sweep_scores(tuple(key))
 
 
 def _json_number(value: Any) -> Any:

@@ -7,21 +7,65 @@ so running runs advance without reloading the page.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import panel as pn
 import param
+from panel.io.callbacks import PeriodicCallback
 from panel.viewable import Viewer
 
 from reawaken.app.data import runs_folder
-from reawaken.app.pages import RecoveryPage, RepresentationsPage, RunsPage, WeightsPage
+from reawaken.app.pages import (
+    MechanismPage,
+    RecoveryPage,
+    RepresentationsPage,
+    RunsPage,
+    SweepPage,
+    WeightsPage,
+)
 from reawaken.app.state import AppState
 
 __all__ = ["PAGES", "REFRESH_ENV", "App", "runs_folder"]
 
-PAGES = ("runs", "recovery", "representations", "weights")
+logger = logging.getLogger(__name__)
+PAGES = ("runs", "recovery", "representations", "weights", "mechanism", "sweep")
 REFRESH_ENV = "REAWAKEN_REFRESH_S"
+
+
+def _closed_socket(context: dict[str, Any]) -> bool:
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    return isinstance(context.get("exception"), WebSocketClosedError | StreamClosedError)
+
+
+def retrieve_closed_socket_writes(loop: asyncio.AbstractEventLoop) -> None:
+    """Log, without a traceback, writes to a browser tab that was closed meanwhile.
+
+    A plot update (e.g. from the snapshot player) that was being sent when its tab closed
+    fails with ``WebSocketClosedError`` in a write task that Panel no longer awaits once the
+    session is gone; asyncio then prints "Task exception was never retrieved" with two
+    tracebacks. Nothing is wrong: the reader left. Other errors keep the default handler.
+    """
+    if getattr(loop, "_reawaken_handler", False):
+        return
+    previous = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if _closed_socket(context):
+            logger.info("an update was not sent: its browser tab had closed")
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
+    loop._reawaken_handler = True  # type: ignore[attr-defined]
 
 
 class App(Viewer):
@@ -30,7 +74,11 @@ class App(Viewer):
     Examples
     --------
     >>> app = App(runs_dir="/nonexistent")
-    >>> [name for name, _ in app.tabs]  # doctest: +SKIP
+    >>> app.tabs._names, app.page
+    (['Runs', 'Recovery', 'Representations', 'Weights', 'Mechanism', 'Sweep'], 'runs')
+    >>> app.page = "weights"
+    >>> app.tabs.active
+    3
     """
 
     runs_dir = param.String(doc="folder of run stores")
@@ -49,6 +97,8 @@ class App(Viewer):
             "recovery": RecoveryPage(state=self.state),
             "representations": RepresentationsPage(state=self.state),
             "weights": WeightsPage(state=self.state),
+            "mechanism": MechanismPage(state=self.state),
+            "sweep": SweepPage(state=self.state),
         }
         self.tabs = pn.Tabs(
             *((name.capitalize(), page) for name, page in self.pages.items()),
@@ -63,9 +113,17 @@ class App(Viewer):
         """In a served session: keep the page in the URL and refresh periodically."""
         if pn.state.curdoc is None or pn.state.curdoc.session_context is None:
             return
+        # Without a running loop in this thread, nothing here writes to sockets.
+        with contextlib.suppress(RuntimeError):
+            retrieve_closed_socket_writes(asyncio.get_running_loop())
         if pn.state.location is not None:
             pn.state.location.sync(self, {"page": "page"})
-        pn.state.add_periodic_callback(self.state.refresh, period=int(self.refresh_seconds * 1000))
+        # In the background: the check is a few file stats and must not spin the busy
+        # indicator every few seconds; plots that change after it show it as usual.
+        refresh = PeriodicCallback(
+            callback=self.state.refresh, period=int(self.refresh_seconds * 1000), background=True
+        )
+        refresh.start()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.tabs

@@ -2,7 +2,8 @@
 
 A plain ``param.Parameterized`` without data logic: pages watch it, the runs table writes it,
 and :meth:`AppState.refresh` (called periodically) re-lists the runs folder so a running run's
-progress and plots advance without reloading the page.
+progress and plots advance without reloading the page. It also holds the session's
+:class:`~reawaken.plots.style.RunColors`: a run keeps its colour on every page.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import param
 
 from reawaken.app.data import RunEntry, scan_runs
+from reawaken.plots.style import RunColors
 
 __all__ = ["AppState"]
 
@@ -31,12 +33,19 @@ class AppState(param.Parameterized):
     selected = param.List(default=[], item_type=str, doc="names of the runs shown on the pages")
     docs = param.List(default=[0], item_type=int, doc="documents whose curves are drawn")
     doc = param.Integer(default=0, bounds=(0, None), doc="document compared over snapshots")
-    snapshot = param.Integer(default=-1, doc="snapshot index; -1 = the latest one written")
+    snapshot_step = param.Integer(
+        default=-1, doc="step of the snapshot shown (each run's last at or before it); -1 = latest"
+    )
     version = param.Integer(default=0, doc="bumped when a selected run gains data")
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
+        self._seen = self.fingerprint()
         self.runs = scan_runs(self.runs_dir)
+        # By order of creation (then name): runs made later take the next colours, in this
+        # session and in the next one.
+        first = sorted(self.runs, key=lambda run: (run.created, run.name))
+        self.colors = RunColors(run.name for run in first)
         if not self.selected:
             readable = [run.name for run in self.runs if run.readable]
             self.selected = readable[:1]
@@ -49,9 +58,38 @@ class AppState(param.Parameterized):
         """The store path of the run called ``name``."""
         return Path(self.runs_dir) / f"{name}.zarr"
 
+    def colors_of(self, names: list[str]) -> dict[str, str]:
+        """The colour of each named run (the same on every page)."""
+        return self.colors.of(names)
+
+    def fingerprint(self) -> tuple[tuple[str, int], ...]:
+        """The stores in the folder and when each last changed its attributes (cheap: stats only).
+
+        A run writes its attributes (``completed_steps``, ``status``) after each chunk of
+        data, so an unchanged fingerprint means no run advanced and none was added.
+        """
+        root = Path(self.runs_dir)
+        if not root.is_dir():
+            return ()
+        stamps = []
+        for path in sorted(root.glob("*.zarr")):
+            try:
+                stamps.append((path.name, (path / "zarr.json").stat().st_mtime_ns))
+            except OSError:
+                stamps.append((path.name, -1))
+        return tuple(stamps)
+
     def refresh(self) -> None:
-        """Re-list the runs folder; bump :attr:`version` if a selected run gained data."""
+        """Re-list the runs folder if a store changed; bump :attr:`version` if a selected run grew.
+
+        When nothing changed (e.g. every run is complete) this costs one ``stat`` per store.
+        """
+        seen = self.fingerprint()
+        if seen == self._seen:
+            return
+        self._seen = seen
         runs = scan_runs(self.runs_dir)
+        self.colors.add(run.name for run in sorted(runs, key=lambda run: (run.created, run.name)))
         if runs == self.runs:
             return
         before = {run.name: (run.completed_steps, run.status) for run in self.runs}

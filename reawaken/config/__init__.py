@@ -15,11 +15,13 @@ from reawaken.config.loading import (
     parse_override,
     preset_description,
     preset_path,
+    read_yaml_mapping,
 )
 from reawaken.config.sections import (
     BUILTIN_MODELS,
     GENERATED_SOURCES,
     LOCAL_DATA_SUFFIXES,
+    TOY_MODELS,
     Architecture,
     CheckpointConfig,
     DataConfig,
@@ -31,6 +33,7 @@ from reawaken.config.sections import (
     ProbeConfig,
     RunConfig,
     ScheduleConfig,
+    ToyConfig,
 )
 from reawaken.config.smoke import shrink_for_smoke
 
@@ -38,6 +41,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "GENERATED_SOURCES",
     "LOCAL_DATA_SUFFIXES",
+    "TOY_MODELS",
     "Architecture",
     "CheckpointConfig",
     "DataConfig",
@@ -49,11 +53,13 @@ __all__ = [
     "ProbeConfig",
     "RunConfig",
     "ScheduleConfig",
+    "ToyConfig",
     "available_presets",
     "build_config",
     "load_config",
     "parse_override",
     "preset_description",
     "preset_path",
+    "read_yaml_mapping",
     "shrink_for_smoke",
 ]

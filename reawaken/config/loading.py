@@ -1,7 +1,10 @@
 """Resolve a configuration: presets, YAML files and ``--set key=value`` overrides.
 
-Precedence: built-in defaults < preset < config file < ``--set key=value`` overrides. Every
-problem is reported at once with the key's dotted path, before any model or data is loaded.
+Precedence: built-in defaults (the paper's default setting) < preset < config file <
+``--set key=value`` overrides. Without a preset, the built-in model starts from the CPU demo
+preset and a named model from the paper's setting (:func:`reawaken.config.protocol.base_preset`).
+Every problem is reported at once with the key's dotted path, before any model or data is
+loaded.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from reawaken.config.protocol import base_preset
 from reawaken.config.sections import (
     BUILTIN_MODELS,
     GENERATED_SOURCES,
     LOCAL_DATA_SUFFIXES,
+    TOY_MODELS,
     RunConfig,
 )
 from reawaken.errors import ConfigError
@@ -30,6 +35,7 @@ __all__ = [
     "parse_override",
     "preset_description",
     "preset_path",
+    "read_yaml_mapping",
 ]
 
 SCIENTIFIC = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
@@ -69,13 +75,25 @@ def preset_description(name: str) -> str:
     return ""
 
 
-def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, what: str, holds: str = "of config keys") -> dict[str, Any]:
+    """The mapping in a YAML file; a :class:`ConfigError` naming ``what`` and ``path`` if the
+    file is not YAML or not a mapping (``holds`` says what the mapping should contain).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "list.yaml"
+    >>> _ = path.write_text("[1, 2]")
+    >>> read_yaml_mapping(path, "preset")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    reawaken.errors.ConfigError: preset .../list.yaml must hold a mapping of config keys
+    """
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{what} {path} is not valid YAML: {error}") from error
     if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path} must hold a mapping of config keys")
+        raise ConfigError(f"{what} {path} must hold a mapping {holds}")
     return data
 
 
@@ -140,7 +158,8 @@ def build_config(data: Mapping[str, Any]) -> RunConfig:
         config = RunConfig.model_validate(dict(data))
     except ValidationError as error:
         lines = [_describe(e, RunConfig) for e in error.errors()]
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+        joined = f" {lines[0]}" if len(lines) == 1 else "\n  " + "\n  ".join(lines)
+        raise ConfigError(f"invalid configuration:{joined}") from None  # one problem, one line
     _check_paths(config)
     return config
 
@@ -156,6 +175,13 @@ def _check_paths(config: RunConfig) -> None:
             f"config key 'model.name': unknown built-in model {name!r}; "
             f"built-in models: {', '.join(BUILTIN_MODELS)}"
         )
+    if name.startswith("toy:") and name not in TOY_MODELS:
+        raise ConfigError(
+            f"config key 'model.name': unknown toy model {name!r}; toy models: "
+            f"{', '.join(TOY_MODELS)}"
+        )
+    if name.endswith(".gguf"):
+        return  # a file a preset may name before it is downloaded: checked when loaded
     if _looks_local(name) and not Path(name).expanduser().is_dir():
         raise ConfigError(
             f"config key 'model.name': local model directory {name!r} does not exist "
@@ -181,28 +207,35 @@ def load_config(
 ) -> RunConfig:
     """Resolve a run configuration from a preset, a YAML file and ``key=value`` overrides.
 
-    Without a preset or file, the ``default`` preset (the CPU demo) is used.
+    Without a preset, the built-in model runs the ``default`` preset (the CPU demo) and a
+    named model the paper's default setting, with its weights loaded unless
+    ``model.pretrained=false`` is given.
 
     Examples
     --------
     >>> config = load_config(overrides=["schedule.steps_per_doc=3"])
-    >>> config.schedule.steps_per_doc
-    3
+    >>> config.schedule.steps_per_doc, config.optimizer.name
+    (3, 'adam')
+    >>> named = load_config(overrides=["model.name=EleutherAI/pythia-410m"])
+    >>> named.model.pretrained, named.data.num_docs, named.optimizer.name
+    (True, 25, 'sgd')
     """
-    data: dict[str, Any] = {}
-    if preset is not None or config_file is None:
-        data = _read_yaml(preset_path(preset or "default"), "preset")
+    user: dict[str, Any] = {}
     if config_file is not None:
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        data = _merge(data, _read_yaml(path, "config file"))
+        user = read_yaml_mapping(path, "config file")
     for text in overrides:
         keys, value = parse_override(text)
         nested: dict[str, Any] = {keys[-1]: value}
         for key in reversed(keys[:-1]):
             nested = {key: nested}
-        data = _merge(data, nested)
+        user = _merge(user, nested)
     if seed is not None:
-        data["seed"] = seed
-    return build_config(data)
+        user["seed"] = seed
+    model = user.get("model")
+    named = model.get("name") if isinstance(model, dict) else None
+    base = base_preset(preset, None if named is None else str(named))
+    data = read_yaml_mapping(preset_path(base), "preset") if base is not None else {}
+    return build_config(_merge(data, user))

@@ -1,13 +1,15 @@
 """The configuration sections: typed, validated pydantic models, one per config key group.
 
 Paper symbols: T = ``data.num_docs``, C = ``data.context_length``, M =
-``schedule.steps_per_doc``, E = ``schedule.num_epochs``.
+``schedule.steps_per_doc``, E = ``schedule.num_epochs``. The defaults are the paper's default
+setting (T=25, C=256, M=10, E=5, SGD at lr 1e-3, every document evaluated after each
+document); the CPU demo's smaller setting is the ``default`` preset, for the built-in model.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,6 +17,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "GENERATED_SOURCES",
     "LOCAL_DATA_SUFFIXES",
+    "TOY_MODELS",
     "Architecture",
     "CheckpointConfig",
     "DataConfig",
@@ -26,16 +29,25 @@ __all__ = [
     "ProbeConfig",
     "RunConfig",
     "ScheduleConfig",
+    "ToyConfig",
+    "is_builtin",
 ]
 
 BUILTIN_MODELS = ("builtin:tiny-neox",)
+#: Model names of the paper's linear toy model (§4.4): f_i(w) = w, or f_i(w) = y_i - w.
+TOY_MODELS = ("toy:identity", "toy:inverse")
 #: ``data.source`` values that name a generated (not read) data set.
-GENERATED_SOURCES = ("builtin", "synthetic_images")
+GENERATED_SOURCES = ("builtin", "synthetic_images", "toy")
 LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".txt")
+#: Seeds are non-negative and fit numpy's and torch's generators (the sketch adds 7919).
+MAX_SEED = 2**32 - 1
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # inf/NaN (``optimizer.lr=.inf``) are refused like any other out-of-range number
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class Architecture(_Section):
@@ -66,16 +78,49 @@ class LoraConfig(_Section):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the adapter input")
 
 
+def is_builtin(name: str) -> bool:
+    """Whether a model name is a built-in model (built from config, no weights to load)."""
+    return name.startswith("builtin:")
+
+
+class ToyConfig(_Section):
+    """Sizes of the linear toy model (``model.name: toy:identity`` or ``toy:inverse``).
+
+    Task i's input x_i ~ Unif(-s, s)^N. One SGD step on task i multiplies the error along
+    x_i by 1 - lr ||x_i||^2, with ||x_i||^2 about N s^2 / 3: the run diverges once
+    lr N s^2 / 3 > 2 (the paper's Fig. 10a settings, N = 1000, lr 0.01, s = 1, give 3.3).
+    """
+
+    input_size: int = Field(100, ge=1, description="N, size of each task's input x_i")
+    embedding_size: int = Field(
+        100, ge=1, description="the paper's M (not steps_per_doc): rows of P, size of w"
+    )
+    input_scale: float = Field(1.0, gt=0, description="s: x_i ~ Unif(-s, s)^N")
+    init_std: float | None = Field(None, gt=0, description="std of P's entries (default 1/N)")
+
+
 class ModelConfig(_Section):
     name: str = Field(
         "builtin:tiny-neox",
-        description="hub id (EleutherAI/pythia-1b), local directory, or builtin:tiny-neox",
+        description="hub id (EleutherAI/pythia-1b), local directory, local .gguf file, "
+        "builtin:tiny-neox, or the toy model toy:identity / toy:inverse",
     )
     revision: str = Field("main", description="hub revision, e.g. step0 for Pythia's init")
-    pretrained: bool = Field(True, description="load weights; false builds from config")
+    pretrained: bool = Field(
+        True,
+        description="load weights; false builds from config (default: true for a named "
+        "model, false for a built-in one, which has no weights)",
+    )
+    resize_to_tokenizer: bool = Field(
+        True,
+        description="resize the (un)embedding to len(tokenizer) rows, as the authors' scripts "
+        "do (Pythia: 50,304 -> 50,277 logits)",
+    )
     architecture: Architecture = Field(default_factory=Architecture)
-    init_scheme: Literal["pythia", "default"] = Field(
-        "pythia", description="init of config-built models: Pythia's rescaling or HF default"
+    init_scheme: Literal["auto", "pythia", "default"] = Field(
+        "auto",
+        description="init of config-built models: Pythia's rescaling or HF default (auto: "
+        "pythia for GPT-NeoX, default for other families)",
     )
     dtype: Literal["float32", "bfloat16"] = "float32"
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -97,25 +142,47 @@ class ModelConfig(_Section):
         False, description="freeze the input token (and position) embeddings"
     )
     lora: LoraConfig | None = Field(None, description="train LoRA adapters only (needs peft)")
+    toy: ToyConfig = Field(default_factory=ToyConfig, description="the toy model's sizes")
+
+    @property
+    def is_toy(self) -> bool:
+        """A toy model name (``toy:...``; unknown ones are refused by name when loading)."""
+        return self.name.startswith("toy:")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pretrained_follows_the_name(cls, data: Any) -> Any:
+        """Naming a model means its weights; only an explicit ``pretrained`` says otherwise."""
+        if isinstance(data, dict) and data.get("pretrained") is None:
+            data = {**data, "pretrained": not is_builtin(str(data.get("name", BUILTIN_MODELS[0])))}
+        return data
 
 
 class DataConfig(_Section):
     source: str = Field(
         "builtin",
-        description="builtin corpus, synthetic_images, a local .jsonl/.txt file or folder, or "
-        "a Hugging Face dataset name such as cnn_dailymail",
+        description="builtin corpus, synthetic_images, toy (the toy model's tasks), a local "
+        ".jsonl/.txt file or folder, or a Hugging Face dataset name such as cnn_dailymail",
     )
     dataset_config: str | None = Field(None, description="HF dataset config, e.g. 3.0.0")
     split: str = "train"
     text_field: str = Field("text", description="field holding the document text")
-    num_docs: int = Field(10, ge=2, description="T, documents in the cycle")
-    context_length: int = Field(128, ge=2, description="C, tokens per document (block size)")
+    num_docs: int = Field(25, ge=2, description="T, documents in the cycle")
+    context_length: int = Field(256, ge=2, description="C, tokens per document (block size)")
     selection: Literal["random", "first"] = "random"
-    sample_seed: int | None = Field(None, description="seed for drawing documents (default: seed)")
+    sample_seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, description="seed for drawing documents (default: seed)"
+    )
     heldout_field: str | None = Field(
         None, description="second field of the same documents, evaluated into heldout_loss"
     )
     image_size: int = Field(32, ge=2, le=256, description="side of synthetic images in pixels")
+    documents: Literal["records", "wikitext_articles"] = Field(
+        "records",
+        description="records: each record (JSONL line, dataset row, blank-line-separated block "
+        "of a .txt file) is a document; wikitext_articles: the records are wikitext lines, "
+        "joined into one document per article (split at top-level ' = Title = ' headings)",
+    )
 
 
 class ScheduleConfig(_Section):
@@ -130,8 +197,10 @@ class ScheduleConfig(_Section):
     shuffle_end: int | None = Field(
         None, ge=1, description="positions from here on keep their places (default: T)"
     )
-    order_seed: int | None = Field(None, description="seed of the order (default: seed)")
-    steps_per_doc: int = Field(5, ge=1, description="M, gradient steps per document")
+    order_seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, description="seed of the order (default: seed)"
+    )
+    steps_per_doc: int = Field(10, ge=1, description="M, gradient steps per document")
     num_epochs: int = Field(5, ge=1, description="E, passes over the documents")
 
     def reordered_range(self, num_docs: int) -> tuple[int, int]:
@@ -140,11 +209,14 @@ class ScheduleConfig(_Section):
 
 
 class OptimizerConfig(_Section):
-    name: Literal["sgd", "adam", "adamw"] = "adam"
+    name: Literal["sgd", "adam", "adamw"] = "sgd"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.0, ge=0, lt=1)
-    reset_per_doc: bool = Field(True, description="fresh optimiser state for every document")
+    reset_per_doc: bool = Field(False, description="fresh optimiser state for every document")
+    clip_grad_norm: float | None = Field(
+        None, gt=0, description="clip the gradient's global L2 norm to this (off in the paper)"
+    )
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="constant, or cosine decay to min_lr over the whole run"
     )
@@ -185,7 +257,7 @@ class NoiseConfig(_Section):
 
 
 class EvaluationConfig(_Section):
-    every: Literal["step", "doc"] = Field("step", description="evaluate all documents after")
+    every: Literal["step", "doc"] = Field("doc", description="evaluate all documents after")
     batch_size: int | None = Field(
         None,
         ge=1,
@@ -201,22 +273,42 @@ class ProbeConfig(_Section):
     activation_layers: tuple[int, ...] = Field(
         (-1,), description="hidden-state layers to store (-1 = final, after the last norm)"
     )
-    weights: tuple[str, ...] = Field((), description="parameter names copied into `weight`")
+    weights: tuple[str, ...] = Field(
+        (),
+        description="parameter names copied into `weight`; `unembedding` names the output "
+        "embedding in every model family",
+    )
     sketch_size: int = Field(256, ge=0, description="random-projection size (0 = off)")
     grad_sketch: bool = False
+    token_loss: bool = Field(
+        False, description="store every token's loss of every document at each snapshot"
+    )
 
 
 class CheckpointConfig(_Section):
     every: Literal["auto", "doc", "epoch", "never"] = Field(
-        "auto", description="auto: every document below 20M parameters, else every epoch"
+        "auto",
+        description="auto: at the first document boundary `interval` seconds after the last "
+        "checkpoint, and at the end of the run",
     )
+    interval: float = Field(300.0, gt=0, description="seconds between checkpoints with every: auto")
     keep: int = Field(2, ge=1, description="newest checkpoints kept")
+    keep_epochs: tuple[int, ...] = Field(
+        (),
+        description="also keep the checkpoint after each of these epochs (1 = after the first), "
+        "whatever `every` says: `reawaken pairwise RUN --epoch N` starts from it",
+    )
 
 
 class RunConfig(_Section):
     """The whole configuration of one run (see the README for every key)."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of init, documents and order")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads of torch (default: $OMP_NUM_THREADS, else the machine's cores)",
+    )
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
@@ -231,6 +323,12 @@ class RunConfig(_Section):
         """Checks that need two sections: order and window against T and C."""
         num_docs, context = self.data.num_docs, self.data.context_length
         schedule = self.schedule
+        if self.model.is_toy != (self.data.source == "toy"):
+            raise ValueError(
+                "the toy model (model.name toy:identity or toy:inverse) and data.source 'toy' "
+                f"go together; got model.name {self.model.name!r} with data.source "
+                f"{self.data.source!r}"
+            )
         if schedule.fixed_prefix >= num_docs:
             raise ValueError(
                 f"schedule.fixed_prefix {schedule.fixed_prefix} must be below data.num_docs "
@@ -257,6 +355,12 @@ class RunConfig(_Section):
                     f"(context_length - window_size) // 2 = {room}, so every shifted window "
                     "fits in the document"
                 )
+        late = [e for e in self.checkpoint.keep_epochs if not 1 <= e <= schedule.num_epochs]
+        if late:
+            raise ValueError(
+                f"checkpoint.keep_epochs {late} must lie in 1..schedule.num_epochs "
+                f"{schedule.num_epochs} (N = the checkpoint after the N-th epoch)"
+            )
         optimizer = self.optimizer
         units = self.total_steps
         if optimizer.schedule_unit == "doc":
@@ -278,6 +382,20 @@ class RunConfig(_Section):
         """E * T * M gradient steps."""
         schedule = self.schedule
         return schedule.num_epochs * self.data.num_docs * schedule.steps_per_doc
+
+    def steps_between(self, every: str) -> int | None:
+        """Steps between two events that happen every ``doc`` (M) or ``epoch`` (T*M); None
+        for any other cadence (``never``, ``auto``, ...).
+
+        Examples
+        --------
+        >>> config = RunConfig.model_validate(
+        ...     {"data": {"num_docs": 3}, "schedule": {"steps_per_doc": 2}})
+        >>> [config.steps_between(every) for every in ("doc", "epoch", "never")]
+        [2, 6, None]
+        """
+        steps_per_doc = self.schedule.steps_per_doc
+        return {"doc": steps_per_doc, "epoch": steps_per_doc * self.data.num_docs}.get(every)
 
     def to_json(self) -> str:
         """The resolved configuration as the JSON stored in a run's attributes."""

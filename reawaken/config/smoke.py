@@ -12,6 +12,7 @@ __all__ = ["shrink_for_smoke"]
 # Sizes a smoke run shrinks to: enough to run every code path of a preset on a CPU in seconds.
 SMOKE_LIMITS = {"num_docs": 4, "steps_per_doc": 2, "num_epochs": 2, "context_length": 32}
 SMOKE_ARCHITECTURE = {"hidden_size": 32, "num_heads": 4, "intermediate_size": 64}
+SMOKE_TOY_SIZE = 16  # N and M of the toy model
 
 
 def shrink_for_smoke(
@@ -70,6 +71,11 @@ def shrink_for_smoke(
         freeze_first_blocks=min(model["freeze_first_blocks"], max(num_layers // 2, 1)),
         freeze_last_blocks=min(model["freeze_last_blocks"], max(num_layers // 2, 1)),
     )
+    toy = model["toy"]
+    toy.update(
+        input_size=min(toy["input_size"], SMOKE_TOY_SIZE),
+        embedding_size=min(toy["embedding_size"], SMOKE_TOY_SIZE),
+    )
     if model["freeze_first_blocks"] + model["freeze_last_blocks"] > num_layers:
         model["freeze_last_blocks"] = num_layers - model["freeze_first_blocks"]
 
@@ -83,6 +89,10 @@ def shrink_for_smoke(
         units *= schedule["steps_per_doc"]
     optimizer["warmup_steps"] = min(optimizer["warmup_steps"], units // 2)
 
+    checkpoint = config.checkpoint.model_dump()
+    epochs = {min(e, schedule["num_epochs"]) for e in checkpoint["keep_epochs"]}
+    checkpoint["keep_epochs"] = sorted(epochs)
+
     layers = [min(layer, num_layers) for layer in probes["activation_layers"]]
     probes["activation_layers"] = list(dict.fromkeys(layers))
     probes["sketch_size"] = min(probes["sketch_size"], 64)
@@ -95,5 +105,6 @@ def shrink_for_smoke(
             "optimizer": optimizer,
             "noise": noise,
             "probes": probes,
+            "checkpoint": checkpoint,
         }
     )

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from reawaken.config import DataConfig
-from reawaken.data.sources import read_source
+from reawaken.data.sources import RawDocument, read_source
 from reawaken.errors import ConfigError
 
-__all__ = ["DocumentSet", "Tokenize", "load_documents"]
+__all__ = ["DocumentSet", "Tokenize", "load_documents", "read_documents", "tokenize_documents"]
 
 #: Maps a text (or an image's (height, width, 3) uint8 pixels) and a maximum length to its
 #: first token ids: the model layer's tokenizer or colour quantiser.
@@ -77,14 +77,26 @@ def _tokenize_checked(
     return ids
 
 
+def read_documents(config: DataConfig, seed: int) -> list[RawDocument]:
+    """Draw ``config.num_docs`` raw documents (seeded): no model needed, so a bad corpus is
+    reported before one loads."""
+    sample_seed = seed if config.sample_seed is None else config.sample_seed
+    return read_source(config, config.num_docs, sample_seed)
+
+
 def load_documents(config: DataConfig, tokenize: Tokenize, seed: int) -> DocumentSet:
-    """Draw ``config.num_docs`` documents (seeded) and tokenise each to ``context_length``.
+    """Draw ``config.num_docs`` documents (seeded) and tokenise each to ``context_length``."""
+    return tokenize_documents(read_documents(config, seed), tokenize, config)
+
+
+def tokenize_documents(
+    raw: list[RawDocument], tokenize: Tokenize, config: DataConfig
+) -> DocumentSet:
+    """Tokenise drawn documents to ``context_length``.
 
     Texts go through ``tokenize`` as strings, images as their pixels; the held-out field,
     when configured, is tokenised into ``DocumentSet.heldout``.
     """
-    sample_seed = seed if config.sample_seed is None else config.sample_seed
-    raw = read_source(config, config.num_docs, sample_seed)
     source_ids = tuple(d.source_id for d in raw)
     input_ids = tuple(
         _tokenize_checked(

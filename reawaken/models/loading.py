@@ -1,8 +1,9 @@
-"""Load a model and its tokenizer: hub id, local directory or built-in; config-built init.
+"""Load a model and its tokenizer: hub id, local directory, GGUF file or built-in.
 
-Every model goes through the same ``transformers`` loading path. Image GPT models, which
-``AutoModelForCausalLM`` does not map, load as ``ImageGPTForCausalImageModeling`` with a
-colour quantiser in place of a tokenizer.
+Every model goes through the same ``transformers`` loading path. A ``.gguf`` file loads
+dequantised to float, with the tokenizer embedded in the file (needs the ``gguf`` package).
+Image GPT models, which ``AutoModelForCausalLM`` does not map, load as
+``ImageGPTForCausalImageModeling`` with a colour quantiser in place of a tokenizer.
 """
 
 from __future__ import annotations
@@ -30,7 +31,16 @@ from reawaken.models.init import pythia_init_
 from reawaken.models.tiny import builtin_model_dir
 from reawaken.models.trainable import apply_trainable, zero_dropout_config
 
-__all__ = ["LoadedModel", "load_model", "resolve_device", "weights_digest"]
+__all__ = [
+    "LoadedModel",
+    "ModelSource",
+    "file_digest",
+    "load_model",
+    "model_source",
+    "resize_to_tokenizer",
+    "resolve_device",
+    "weights_digest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +125,60 @@ def weights_digest(model: PreTrainedModel) -> str:
     return digest.hexdigest()
 
 
-def _tokenizer(source: str, revision: str | None, model_type: str) -> Any:
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (a GGUF model file), read in 1 MB pieces."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as stream:
+        while piece := stream.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where ``from_pretrained`` finds a model: a hub id or folder, and a GGUF file in it."""
+
+    location: str
+    revision: str | None = None
+    gguf_file: str | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments of every ``from_pretrained`` call for this source."""
+        return {"revision": self.revision} | (
+            {"gguf_file": self.gguf_file} if self.gguf_file else {}
+        )
+
+
+def model_source(config: ModelConfig) -> ModelSource:
+    """Resolve ``model.name``: built-in folder, local ``.gguf`` file, local folder or hub id."""
+    name = config.name
+    if name.startswith("builtin:"):
+        return ModelSource(str(builtin_model_dir(name)))
+    path = Path(name).expanduser()
+    if name.endswith(".gguf"):
+        if not path.is_file():
+            raise ConfigError(
+                f"config key 'model.name': GGUF file {name!r} does not exist (give the path of "
+                "a .gguf file, e.g. SmolLM2-135M-Instruct.Q4_1.gguf; see the README)"
+            )
+        try:
+            import gguf  # noqa: F401  (transformers reads the file with it)
+        except ImportError as error:
+            raise ConfigError(
+                f"model {name!r} is a GGUF file: loading it needs the gguf package "
+                "(pip install 'reawaken[gguf]')"
+            ) from error
+        return ModelSource(str(path.resolve().parent), gguf_file=path.name)
+    if path.is_dir():
+        return ModelSource(str(path))
+    return ModelSource(name, revision=config.revision)
+
+
+def _tokenizer(source: ModelSource, model_type: str) -> Any:
     if model_type in IMAGE_MODEL_TYPES:
-        return ColourQuantizer.from_pretrained(source, revision)
-    tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
+        return ColourQuantizer.from_pretrained(source.location, source.revision)
+    tokenizer = AutoTokenizer.from_pretrained(source.location, **source.options)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -132,7 +192,10 @@ def _build(config: ModelConfig, model_config: Any, dtype: torch.dtype, seed: int
         model = ImageGPTForCausalImageModeling(model_config).to(dtype)
     else:
         model = AutoModelForCausalLM.from_config(model_config, dtype=dtype)
-    if config.init_scheme == "pythia":
+    scheme = config.init_scheme
+    if scheme == "auto":
+        scheme = "pythia" if model_config.model_type == "gpt_neox" else "default"
+    if scheme == "pythia":
         if model_config.model_type != "gpt_neox":
             raise ConfigError(
                 f"model.init_scheme 'pythia' applies to GPT-NeoX models, not "
@@ -143,7 +206,7 @@ def _build(config: ModelConfig, model_config: Any, dtype: torch.dtype, seed: int
 
 
 def _from_pretrained(
-    config: ModelConfig, source: str, revision: str | None, model_config: Any, dtype: Any
+    config: ModelConfig, source: ModelSource, model_config: Any, dtype: Any
 ) -> Any:
     if any(v is not None for v in config.architecture.model_dump().values()):
         raise ConfigError(
@@ -153,7 +216,9 @@ def _from_pretrained(
     image = model_config.model_type in IMAGE_MODEL_TYPES
     loader = ImageGPTForCausalImageModeling if image else AutoModelForCausalLM
     try:
-        return loader.from_pretrained(source, revision=revision, config=model_config, dtype=dtype)
+        return loader.from_pretrained(
+            source.location, config=model_config, dtype=dtype, **source.options
+        )
     except OSError as error:
         builtin = config.name.startswith("builtin:")
         raise ConfigError(
@@ -162,35 +227,55 @@ def _from_pretrained(
         ) from error
 
 
+def resize_to_tokenizer(model: PreTrainedModel, tokenizer: Any) -> bool:
+    """Give the (un)embedding ``len(tokenizer)`` rows, as the authors' scripts do.
+
+    Pythia's checkpoints carry 50,304 rows for a 50,277-token tokenizer; the extra logits
+    take part in the softmax, so the losses differ from the paper's unless they are cut.
+    Kept rows are unchanged. Returns whether the model changed.
+    """
+    rows = model.get_input_embeddings().weight.shape[0]
+    if isinstance(tokenizer, ColourQuantizer) or rows == len(tokenizer):
+        return False
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    return True
+
+
 def load_model(config: ModelConfig, *, seed: int) -> LoadedModel:
     """Load (or build from config) the model and tokenizer named by ``config``.
 
-    Then apply what trains (frozen blocks and embeddings, LoRA adapters, dropout off), so
-    the weights digest recorded in the store covers the adapters' seeded initial values.
+    With ``resize_to_tokenizer`` the (un)embedding is cut (or grown) to the tokenizer's
+    size. Then apply what trains (frozen blocks and embeddings, LoRA adapters, dropout off),
+    so the weights digest recorded in the store covers the adapters' seeded initial values.
     """
     device = resolve_device(config.device)
-    location = builtin_model_dir(config.name) if config.name.startswith("builtin:") else None
-    source = str(location or Path(config.name).expanduser())
-    source = source if (location or Path(source).is_dir()) else config.name
-    revision = None if location or Path(source).is_dir() else config.revision
+    source = model_source(config)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[config.dtype]
     try:
-        model_config = AutoConfig.from_pretrained(source, revision=revision)
-        tokenizer = _tokenizer(source, revision, model_config.model_type)
+        model_config = AutoConfig.from_pretrained(source.location, **source.options)
+        tokenizer = _tokenizer(source, model_config.model_type)
     except OSError as error:
         raise ConfigError(f"cannot load model {config.name!r}: {error}") from error
     if config.disable_dropout:  # before building, so no module is made with dropout on
         zero_dropout_config(model_config)
     if config.pretrained:
-        model = _from_pretrained(config, source, revision, model_config, dtype)
+        model = _from_pretrained(config, source, model_config, dtype)
     else:
         model = _build(config, model_config, dtype, seed)
+    vocab_rows = model.get_input_embeddings().weight.shape[0]
+    resized = config.resize_to_tokenizer and resize_to_tokenizer(model, tokenizer)
     apply_trainable(model, config, seed=seed)
     model.to(device)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     info = {
-        "model_source": source,
-        "model_revision": str(revision or ""),
+        "model_source": source.location,
+        "model_file": source.gguf_file or "",
+        "model_file_sha256": file_digest(Path(source.location) / source.gguf_file)
+        if source.gguf_file
+        else "",
+        "model_type": str(model.config.model_type),
+        "vocab_rows": f"{vocab_rows} -> {len(tokenizer)}" if resized else str(vocab_rows),
+        "model_revision": str(source.revision or ""),
         "model_commit": str(getattr(model.config, "_commit_hash", "") or ""),
         "num_parameters": str(sum(p.numel() for p in model.parameters())),
         "num_trainable_parameters": str(trainable),

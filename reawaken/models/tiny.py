@@ -24,6 +24,7 @@ from transformers import (
     GPTNeoXConfig,
     ImageGPTConfig,
     ImageGPTForCausalImageModeling,
+    LlamaConfig,
     PreTrainedTokenizerFast,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "model_family",
     "save_tiny_gpt2",
     "save_tiny_imagegpt",
+    "save_tiny_llama",
     "save_tiny_model",
     "smoke_model_dir",
 ]
@@ -134,6 +136,45 @@ def save_tiny_gpt2(
     return directory
 
 
+def save_tiny_llama(
+    directory: str | Path, *, weights: bool = False, seed: int = 0, **overrides: Any
+) -> Path:
+    """Write a tiny Llama folder with the bundled tokenizer (a stand-in for SmolLM2, Llama).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = save_tiny_llama(tempfile.mkdtemp())
+    >>> {"config.json", "tokenizer.json"} <= {p.name for p in path.iterdir()}
+    True
+    """
+    directory = Path(directory)
+    tokenizer = _bundled_tokenizer()
+    settings = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "intermediate_size": 64,
+        "max_position_embeddings": 1024,
+        "tie_word_embeddings": True,  # as SmolLM2's
+        **overrides,
+    }
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **settings,
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    config.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    if weights:
+        torch.manual_seed(seed)
+        AutoModelForCausalLM.from_config(config).save_pretrained(directory)
+    return directory
+
+
 def save_tiny_imagegpt(
     directory: str | Path, *, weights: bool = False, seed: int = 0, **overrides: Any
 ) -> Path:
@@ -196,9 +237,26 @@ SMOKE_FAMILIES: dict[str, Callable[[Path], Path]] = {
     "gpt_neox": lambda path: save_tiny_model(path, weights=True, **_NEOX_SMOKE),
     "gpt2": lambda path: save_tiny_gpt2(path, weights=True, **_GPT_SMOKE),
     "imagegpt": lambda path: save_tiny_imagegpt(path, weights=True, **_GPT_SMOKE),
+    "llama": lambda path: save_tiny_llama(path, weights=True, **_NEOX_SMOKE),
 }
 # Hub ids whose family is known without the network, by a part of the name.
-_NAME_HINTS = (("pythia", "gpt_neox"), ("neox", "gpt_neox"), ("imagegpt", "imagegpt"))
+_NAME_HINTS = (
+    ("pythia", "gpt_neox"),
+    ("neox", "gpt_neox"),
+    ("imagegpt", "imagegpt"),
+    ("smollm", "llama"),
+    ("llama", "llama"),
+)
+
+
+def _gguf_architecture(path: Path) -> str | None:
+    """The ``general.architecture`` of a GGUF file (llama, gpt2, ...), if it can be read."""
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        return None
+    field = GGUFReader(path).fields.get("general.architecture")
+    return None if field is None else bytes(field.parts[field.data[0]]).decode()
 
 
 def model_family(name: str) -> str:
@@ -213,7 +271,12 @@ def model_family(name: str) -> str:
     """
     if name.startswith("builtin:"):
         return "gpt_neox"
-    local = Path(name).expanduser() / "config.json"
+    file = Path(name).expanduser()
+    if name.endswith(".gguf") and file.is_file():
+        architecture = _gguf_architecture(file)
+        if architecture is not None:
+            return {"gptneox": "gpt_neox"}.get(architecture, architecture)
+    local = file / "config.json"
     if local.is_file():
         return str(json.loads(local.read_text()).get("model_type"))
     lowered = name.lower()

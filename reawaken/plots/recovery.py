@@ -17,16 +17,19 @@ from reawaken.plots.style import (
     DOC,
     LOSS,
     PROGRESS,
+    SHARED,
     STEP,
-    color,
+    curve_style,
     image,
+    legend_options,
+    run_colors,
     split_runs,
     steps_per_epoch,
     styled,
 )
 
 __all__ = [
-    "aligned_curves",
+    "aligned_curves_plot",
     "document_loss",
     "loss_heatmap",
     "online_loss",
@@ -62,11 +65,19 @@ def _label(run: str, text: str) -> str:
     return f"{run}: {text}" if run else text
 
 
-def document_loss(loss: RunsOf, docs: Sequence[int], *, blocks: bool = True) -> hv.Overlay:
+def document_loss(
+    loss: RunsOf,
+    docs: Sequence[int],
+    *,
+    blocks: bool = True,
+    colors: Mapping[str, str] | None = None,
+) -> hv.Overlay:
     """The loss of chosen documents over all steps, with each document's training blocks shaded.
 
-    One curve per (run, document); black circles mark the loss just before each block (the
-    points the recovery score compares, paper Fig. 1a).
+    One curve per (run, document): the colour tells the run, the dash pattern the document.
+    Blocks that every run shares are shaded grey, a run's own blocks (e.g. of a shuffled run)
+    in its colour. Black circles mark the loss just before each block (the points the recovery
+    score compares, paper Fig. 1a).
 
     Parameters
     ----------
@@ -77,6 +88,9 @@ def document_loss(loss: RunsOf, docs: Sequence[int], *, blocks: bool = True) -> 
         Documents to draw.
     blocks
         Shade the training blocks and mark the points just before them.
+    colors
+        Colour of each run (see :class:`~reawaken.plots.style.RunColors`); by default the
+        runs' order.
 
     Examples
     --------
@@ -86,81 +100,97 @@ def document_loss(loss: RunsOf, docs: Sequence[int], *, blocks: bool = True) -> 
     >>> len(overlay.traverse(lambda e: e, [hv.Curve]))
     2
     """
-    layers: list[hv.Element] = []
-    index = 0
-    for run, run_loss in split_runs(loss).items():
+    runs = split_runs(loss)
+    hues = run_colors(runs, colors)
+    spans = {
+        (run, doc): training_blocks(run_loss["trained_doc"].values, doc)
+        for run, run_loss in runs.items()
+        for doc in docs
+    }
+    shared = {
+        doc: set.intersection(*(set(spans[run, doc]) for run in runs)) if runs else set()
+        for doc in docs
+    }
+    shades: list[hv.Element] = []
+    lines: list[hv.Element] = []
+    for index, (run, run_loss) in enumerate(runs.items()):
         per_epoch = steps_per_epoch(run_loss)
-        steps = run_loss["step"].values
-        for doc in docs:
-            hue = color(index)
-            index += 1
-            values = run_loss.sel(doc=doc).values
-            keep = np.isfinite(values)
-            table = {
-                "progress": steps[keep] / per_epoch,
-                "loss": values[keep],
-                "step": steps[keep],
-                "epoch": run_loss["epoch"].values[keep],
-            }
-            epoch_dim = hv.Dimension("epoch", label="epoch")
+        for dash, doc in enumerate(docs):
             if blocks:
-                spans = training_blocks(run_loss["trained_doc"].values, doc)
-                if spans:
-                    starts = np.array([s for s, _ in spans])
-                    ends = np.array([e for _, e in spans])
-                    layers.append(
-                        styled(
-                            hv.VSpans(
-                                (starts / per_epoch, ends / per_epoch),
-                                kdims=[PROGRESS, "block_end"],
-                            ),
-                            common={"alpha": 0.15, "color": hue},
-                            # HoloViews also passes its default facecolor, which Matplotlib
-                            # would warn about next to the colour.
-                            matplotlib={"facecolor": None},
-                        )
-                    )
-            label = _label(run, f"doc {doc}")
-            layers.append(
-                styled(
-                    hv.Curve(table, kdims=[PROGRESS], vdims=[LOSS, STEP, epoch_dim], label=label),
-                    common={"color": hue},
-                    bokeh={"line_width": 2, "tools": ["hover"]},
-                    matplotlib={"linewidth": 1.2},
-                )
+                own = [span for span in spans[run, doc] if span not in shared[doc]]
+                if own:
+                    shades.append(_block_shade(own, per_epoch, hues[run]))
+                if shared[doc] and index == 0:
+                    shades.append(_block_shade(sorted(shared[doc]), per_epoch, SHARED))
+            lines.extend(
+                _document_curve(run_loss, run, doc, per_epoch, hues[run], dash, blocks, spans)
             )
-            if blocks and spans:
-                before = starts[np.isfinite(values[starts])]
-                layers.append(
-                    styled(
-                        hv.Scatter(
-                            {
-                                "progress": before / per_epoch,
-                                "loss": values[before],
-                                "step": before,
-                            },
-                            kdims=[PROGRESS],
-                            vdims=[LOSS, STEP],
-                        ),
-                        common={"color": "black"},
-                        bokeh={"size": 6, "fill_alpha": 0, "line_width": 1.5},
-                        matplotlib={"s": 14, "facecolors": "none", "edgecolors": "black"},
-                    )
-                )
     title = "Loss of " + ", ".join(f"doc {d}" for d in docs)
     return styled(
-        hv.Overlay(layers),
-        common={
-            "show_legend": True,
-            "legend_position": "top_right",
-            "xlabel": "training progress (epochs)",
-            "ylabel": "loss (nats)",
-        },
-        bokeh={"title": title},
+        hv.Overlay(shades + lines),
+        common={"xlabel": "training progress (epochs)", "ylabel": "loss (nats)"},
+        bokeh={"title": title, **legend_options(len(runs) * len(docs))["bokeh"]},
+        matplotlib=legend_options(len(runs) * len(docs))["matplotlib"],
     )
 
 
-def aligned_curves(aligned: RunsOf, *, show_documents: bool = False) -> hv.Overlay:
+def _block_shade(spans: Sequence[tuple[int, int]], per_epoch: int, hue: str) -> hv.VSpans:
+    starts = np.array([s for s, _ in spans]) / per_epoch
+    ends = np.array([e for _, e in spans]) / per_epoch
+    return styled(
+        hv.VSpans((starts, ends), kdims=[PROGRESS, "block_end"]),
+        common={"alpha": 0.15, "color": hue},
+        # HoloViews also passes its default facecolor, which Matplotlib would warn about.
+        matplotlib={"facecolor": None},
+    )
+
+
+def _document_curve(
+    run_loss: xr.DataArray,
+    run: str,
+    doc: int,
+    per_epoch: int,
+    hue: str,
+    dash: int,
+    blocks: bool,
+    spans: Mapping[tuple[str, int], list[tuple[int, int]]],
+) -> list[hv.Element]:
+    """The curve of one document of one run, and circles at the loss just before its blocks."""
+    steps = run_loss["step"].values
+    values = run_loss.sel(doc=doc).values
+    keep = np.isfinite(values)
+    table = {
+        "progress": steps[keep] / per_epoch,
+        "loss": values[keep],
+        "step": steps[keep],
+        "epoch": run_loss["epoch"].values[keep],
+    }
+    epoch_dim = hv.Dimension("epoch", label="epoch")
+    label = _label(run, f"doc {doc}")
+    curve = hv.Curve(table, kdims=[PROGRESS], vdims=[LOSS, STEP, epoch_dim], label=label)
+    elements: list[hv.Element] = [curve_style(curve, hue, dash=dash)]
+    starts = np.array([s for s, _ in spans[run, doc]], dtype=int)
+    if blocks and len(starts):
+        before = starts[np.isfinite(values[starts])]
+        circles = hv.Scatter(
+            {"progress": before / per_epoch, "loss": values[before], "step": before},
+            kdims=[PROGRESS],
+            vdims=[LOSS, STEP],
+        )
+        elements.append(
+            styled(
+                circles,
+                common={"color": "black"},
+                bokeh={"size": 6, "fill_alpha": 0, "line_width": 1.5},
+                matplotlib={"s": 14, "facecolors": "none", "edgecolors": "black"},
+            )
+        )
+    return elements
+
+
+def aligned_curves_plot(
+    aligned: RunsOf, *, show_documents: bool = False, colors: Mapping[str, str] | None = None
+) -> hv.Overlay:
     """Loss re-indexed by steps since each document's first training, averaged, with its spread.
 
     Plots ``mean`` +- ``std`` against ``offset_epochs`` (paper Fig. 1b, 2-7); several runs
@@ -175,6 +205,8 @@ def aligned_curves(aligned: RunsOf, *, show_documents: bool = False) -> hv.Overl
         label -> such a result, or one with a ``run`` dim.
     show_documents
         Also draw each document's aligned curve, thin and grey.
+    colors
+        Colour of each run (see :class:`~reawaken.plots.style.RunColors`).
 
     Examples
     --------
@@ -182,13 +214,15 @@ def aligned_curves(aligned: RunsOf, *, show_documents: bool = False) -> hv.Overl
     >>> result = xr.Dataset(
     ...     {"mean": ("offset", [3.0, 2, 2.5, 2.2, 1.0]), "std": ("offset", np.full(5, 0.1))},
     ...     coords={"offset": offset, "offset_epochs": ("offset", offset / 2)})
-    >>> len(aligned_curves({"a": result, "b": result}).traverse(lambda e: e, [hv.Curve]))
+    >>> len(aligned_curves_plot({"a": result, "b": result}).traverse(lambda e: e, [hv.Curve]))
     2
     """
     layers: list[hv.Element] = []
     right = 0.0
-    for index, (run, result) in enumerate(split_runs(aligned).items()):
-        hue = color(index)
+    runs = split_runs(aligned)
+    hues = run_colors(runs, colors)
+    for run, result in runs.items():
+        hue = hues[run]
         x = result["offset_epochs"].values
         mean = result["mean"].values
         std = result["std"].values if "std" in result else np.zeros_like(mean)
@@ -211,23 +245,19 @@ def aligned_curves(aligned: RunsOf, *, show_documents: bool = False) -> hv.Overl
         layers.append(
             styled(
                 hv.Spread((x[keep], mean[keep], spread[keep]), kdims=[OFFSET], vdims=[LOSS, "std"]),
-                common={"color": hue, "alpha": 0.2},
-                matplotlib={"linewidth": 0},
+                common={"alpha": 0.2},
+                bokeh={"color": hue},
+                # Matplotlib's fill takes the face colour, not ``color``: set both to the line's.
+                matplotlib={"color": hue, "facecolor": hue, "edgecolor": hue, "linewidth": 0},
             )
         )
-        layers.append(
-            styled(
-                hv.Curve(
-                    (x[keep], mean[keep], spread[keep]),
-                    kdims=[OFFSET],
-                    vdims=[LOSS, "std"],
-                    label=run or "mean over documents",
-                ),
-                common={"color": hue},
-                bokeh={"line_width": 2, "tools": ["hover"]},
-                matplotlib={"linewidth": 1.2},
-            )
+        curve = hv.Curve(
+            (x[keep], mean[keep], spread[keep]),
+            kdims=[OFFSET],
+            vdims=[LOSS, "std"],
+            label=run or "mean over documents",
         )
+        layers.append(curve_style(curve, hue))
     epochs = np.arange(1, int(np.floor(right)) + 1)
     if len(epochs):
         layers.insert(
@@ -239,43 +269,50 @@ def aligned_curves(aligned: RunsOf, *, show_documents: bool = False) -> hv.Overl
                 matplotlib={"linewidth": 0.6, "linestyle": "dashed"},
             ),
         )
+    legend = legend_options(len(runs))
     return styled(
         hv.Overlay(layers),
         common={"xlabel": "epochs since the document's first training", "ylabel": "loss (nats)"},
-        bokeh={"title": "Aligned loss (mean ± std over documents)"},
+        bokeh={"title": "Aligned loss (mean ± std over documents)", **legend["bokeh"]},
+        matplotlib=legend["matplotlib"],
     )
 
 
-def recovery_scores(scores: RunsOf) -> hv.Overlay:
+def recovery_scores(scores: RunsOf, *, colors: Mapping[str, str] | None = None) -> hv.Overlay:
     """Recovery score per presentation (or epoch), one line per run.
+
+    The x-axis is padded by half a presentation on each side, so no point sits on the edge.
 
     Parameters
     ----------
     scores
         A 1-d DataArray per run, e.g. :func:`reawaken.analysis.paper_recovery_score`
         (``presentation``) or ``recovery_score(ds).mean("doc")`` (``epoch``).
+    colors
+        Colour of each run (see :class:`~reawaken.plots.style.RunColors`).
 
     Examples
     --------
     >>> rs = xr.DataArray([0.2, 0.5, 0.6], dims="presentation", coords={"presentation": [1, 2, 3]})
-    >>> len(recovery_scores({"410m": rs, "1b": rs}).traverse(lambda e: e, [hv.Curve]))
+    >>> overlay = recovery_scores({"410m": rs, "1b": rs})
+    >>> len(overlay.traverse(lambda e: e, [hv.Curve]))
     2
+    >>> hv.Store.lookup_options("bokeh", overlay, "plot").kwargs["xlim"]
+    (0.5, 3.5)
     """
     layers: list[hv.Element] = []
     ticks: set[int] = set()
-    for index, (run, score) in enumerate(split_runs(scores).items()):
+    runs = split_runs(scores)
+    hues = run_colors(runs, colors)
+    for run, score in runs.items():
         (dim,) = score.dims
         x = hv.Dimension(dim, label=dim.replace("_", " "))
         y = hv.Dimension("recovery_score", label="recovery score", range=(0, 1))
-        hue = color(index)
+        hue = hues[run]
         data = (score[dim].values, score.values)
         ticks.update(int(v) for v in score[dim].values)
         layers.append(
-            styled(
-                hv.Curve(data, kdims=[x], vdims=[y], label=run or "recovery score"),
-                common={"color": hue},
-                bokeh={"line_width": 2, "tools": ["hover"]},
-            )
+            curve_style(hv.Curve(data, kdims=[x], vdims=[y], label=run or "recovery score"), hue)
         )
         layers.append(
             styled(
@@ -285,18 +322,25 @@ def recovery_scores(scores: RunsOf) -> hv.Overlay:
                 matplotlib={"s": 16},
             )
         )
+    limits = (min(ticks) - 0.5, max(ticks) + 0.5) if ticks else (0.0, 1.0)
+    legend = legend_options(len(runs))
     return styled(
-        hv.Overlay(layers), common={"xticks": sorted(ticks)}, bokeh={"title": "Recovery score"}
+        hv.Overlay(layers),
+        common={"xticks": sorted(ticks), "xlim": limits},
+        bokeh={"title": "Recovery score", **legend["bokeh"]},
+        matplotlib=legend["matplotlib"],
     )
 
 
-def online_loss(online: RunsOf) -> hv.Overlay:
+def online_loss(online: RunsOf, *, colors: Mapping[str, str] | None = None) -> hv.Overlay:
     """The online (prequential) loss per episode, one line per run (paper Fig. 1c).
 
     Parameters
     ----------
     online
         :func:`reawaken.analysis.prequential_loss` per run (``episode``).
+    colors
+        Colour of each run (see :class:`~reawaken.plots.style.RunColors`).
 
     Examples
     --------
@@ -305,18 +349,21 @@ def online_loss(online: RunsOf) -> hv.Overlay:
     2
     """
     x = hv.Dimension("episode", label="episode (document presentation)")
+    runs = split_runs(online)
+    hues = run_colors(runs, colors)
     curves = [
-        styled(
+        curve_style(
             hv.Curve((loss["episode"].values, loss.values), kdims=[x], vdims=[LOSS], label=run),
-            common={"color": color(index)},
-            bokeh={"line_width": 2, "tools": ["hover"]},
+            hues[run],
         )
-        for index, (run, loss) in enumerate(split_runs(online).items())
+        for run, loss in runs.items()
     ]
+    legend = legend_options(len(runs))
     return styled(
         hv.Overlay(curves),
         common={"ylabel": "loss (nats)"},
-        bokeh={"title": "Online loss of the document about to be trained"},
+        bokeh={"title": "Online loss of the document about to be trained", **legend["bokeh"]},
+        matplotlib=legend["matplotlib"],
     )
 
 

@@ -7,7 +7,7 @@ paper figures) through :func:`styled`, so the same object renders in either with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 import holoviews as hv
@@ -26,10 +26,14 @@ __all__ = [
     "PALETTE",
     "PROGRESS",
     "STEP",
+    "RunColors",
     "color",
+    "curve_style",
     "for_paper",
     "for_screen",
     "image",
+    "legend_options",
+    "run_colors",
     "split_runs",
     "steps_per_epoch",
     "styled",
@@ -54,6 +58,16 @@ PALETTE = (
     "#17becf",
 )
 
+#: Line widths of every curve: screen pixels (Bokeh), print points (Matplotlib).
+LINE_WIDTH = {"bokeh": 2.0, "matplotlib": 1.2}
+#: Dash patterns telling apart the documents of one run (the colour tells the run).
+DASHES = {
+    "bokeh": ("solid", "dashed", "dotted", "dashdot"),
+    "matplotlib": ("solid", "dashed", "dotted", "dashdot"),
+}
+#: Shade of spans (training blocks) that every run shares.
+SHARED = "#888888"
+
 PROGRESS = hv.Dimension("progress", label="training progress", unit="epochs")
 LOSS = hv.Dimension("loss", label="loss", unit="nats")
 STEP = hv.Dimension("step", label="step")
@@ -69,6 +83,104 @@ def color(index: int) -> str:
     True
     """
     return PALETTE[index % len(PALETTE)]
+
+
+class RunColors:
+    """One colour per run, by order of first appearance: a run keeps its colour as runs are added.
+
+    The app keeps one for its session (every page asks it), ``reawaken figures`` makes one from
+    the runs it is given, so a run has the same colour in every plot of either.
+
+    Examples
+    --------
+    >>> colors = RunColors(["cyclic", "shuffled"])
+    >>> colors["shuffled"] == color(1)
+    True
+    >>> colors.add(["a-new-run", "cyclic"])["cyclic"] == color(0)
+    True
+    >>> colors["a-new-run"] == color(2)
+    True
+    """
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self._order: dict[str, int] = {}
+        self.add(names)
+
+    def add(self, names: Iterable[str]) -> RunColors:
+        """Give each new name the next colour; names already known keep theirs."""
+        for name in names:
+            self._order.setdefault(str(name), len(self._order))
+        return self
+
+    def __getitem__(self, name: str) -> str:
+        self.add([name])
+        return color(self._order[str(name)])
+
+    def of(self, names: Iterable[str]) -> dict[str, str]:
+        """``{name: colour}`` for ``names`` (new names are added)."""
+        return {str(name): self[name] for name in names}
+
+
+def run_colors(names: Iterable[str], colors: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The colour of each run: from ``colors`` where given, else by order among ``names``.
+
+    Examples
+    --------
+    >>> run_colors(["a", "b"], {"b": "red"}) == {"a": color(0), "b": "red"}
+    True
+    """
+    names = [str(name) for name in names]
+    fallback = RunColors(names)
+    return {name: (colors or {}).get(name) or fallback[name] for name in names}
+
+
+def curve_style(obj: T, hue: str, *, dash: int = 0, hover: bool = True) -> T:
+    """Style a curve in ``hue`` with the shared line width; ``dash`` picks the dash pattern.
+
+    Examples
+    --------
+    >>> curve = curve_style(hv.Curve([1, 2]), "red", dash=1)
+    >>> hv.Store.lookup_options("matplotlib", curve, "style").kwargs["linestyle"]
+    'dashed'
+    """
+    bokeh: dict[str, Any] = {
+        "line_width": LINE_WIDTH["bokeh"],
+        "line_dash": DASHES["bokeh"][dash % len(DASHES["bokeh"])],
+    }
+    if hover:
+        bokeh["tools"] = ["hover"]
+    matplotlib = {
+        "linewidth": LINE_WIDTH["matplotlib"],
+        "linestyle": DASHES["matplotlib"][dash % len(DASHES["matplotlib"])],
+    }
+    return styled(obj, common={"color": hue}, bokeh=bokeh, matplotlib=matplotlib)
+
+
+def legend_options(entries: int) -> dict[str, dict[str, Any]]:
+    """Legend placement per backend: inside for one or two entries, outside (right) above that.
+
+    Outside, a legend can never cover data; inside, a short one costs no plot width.
+
+    Examples
+    --------
+    >>> legend_options(4)["bokeh"]["legend_position"]
+    'right'
+    """
+    inside = entries <= 2
+    # Long legends wrap into columns of at most ten entries rather than run off the plot.
+    columns = {"legend_cols": -(-entries // 10)} if entries > 10 else {}
+    return {
+        "bokeh": {
+            "show_legend": True,
+            "legend_position": "top_right" if inside else "right",
+            **columns,
+        },
+        "matplotlib": {
+            "show_legend": True,
+            "legend_position": "best" if inside else "right",
+            **columns,
+        },
+    }
 
 
 def styled(

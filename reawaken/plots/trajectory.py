@@ -9,7 +9,7 @@ static figures (Matplotlib), since Bokeh has no 3-D axes.
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Literal
+from typing import Any, Literal
 
 import holoviews as hv
 import numpy as np
@@ -17,7 +17,7 @@ import xarray as xr
 
 from reawaken.plots.style import styled
 
-__all__ = ["ColorBy", "trajectory_panels", "weight_trajectory", "weight_trajectory_3d"]
+__all__ = ["ColorBy", "trajectory_panels", "weight_trajectory_3d", "weight_trajectory_plot"]
 
 ColorBy = Literal["epoch", "cycle_position"]
 # A cyclic colour map for the position in the cycle: the last document sits next to the first.
@@ -50,11 +50,42 @@ def _table(trajectory: xr.Dataset) -> tuple[dict[str, np.ndarray], list[hv.Dimen
     return table, dims
 
 
-def _color_range(table: dict[str, np.ndarray], color_by: str) -> tuple[float, float]:
-    """Colour range over the trained snapshots: the step-0 snapshot (-1) takes the first colour."""
+def _color_scale(table: dict[str, np.ndarray], color_by: str) -> dict[str, Any]:
+    """A discrete colour scale with one colour per epoch (or position) and integer ticks.
+
+    The step-0 snapshot (-1) takes the first colour; the bar shows only 0..n-1, and the same
+    helper serves the 2-D and 3-D views, so both bars run over the same values.
+    """
     values = table.get(color_by, np.zeros(1))
-    values = values[values >= 0] if (values >= 0).any() else values
-    return float(values.min()), float(max(values.max(), values.min() + 1))
+    trained = values[values >= 0]
+    levels = int(trained.max()) + 1 if trained.size else 1
+    ticks = list(range(0, levels, max(1, int(np.ceil(levels / 10)))))
+    return {
+        "color": color_by,
+        "cmap": _CMAPS[color_by],
+        "colorbar": True,
+        "clim": (-0.5, levels - 0.5),
+        "color_levels": levels,
+        "ticks": ticks,
+    }
+
+
+def _color_options(table: dict[str, np.ndarray], color_by: str, *, colorbar: bool = True):
+    """Per-backend point options of :func:`_color_scale`."""
+    scale = _color_scale(table, color_by)
+    ticks = scale.pop("ticks")
+    scale["colorbar"] = colorbar
+    bokeh = {"cticks": ticks, "clabel": _LABELS[color_by]}
+    matplotlib = {"cbar_ticks": ticks, "cbar_extend": "neither", "clabel": _LABELS[color_by]}
+    return scale, bokeh, matplotlib
+
+
+def _clear_of_z_label(plot: Any, element: Any) -> None:
+    """Move the 3-D view's colour bar right, clear of the z axis label, which sits beside it."""
+    cax = plot.handles.get("cax")
+    if cax is not None:
+        box = cax.get_position()
+        cax.set_position([box.x0 + 0.12, box.y0, box.width, box.height])
 
 
 def _check(trajectory: xr.Dataset, color_by: str, needed: int) -> None:
@@ -68,8 +99,13 @@ def _check(trajectory: xr.Dataset, color_by: str, needed: int) -> None:
         )
 
 
-def weight_trajectory(
-    trajectory: xr.Dataset, *, components: tuple[int, int] = (0, 1), color_by: ColorBy = "epoch"
+def weight_trajectory_plot(
+    trajectory: xr.Dataset,
+    *,
+    components: tuple[int, int] = (0, 1),
+    color_by: ColorBy = "epoch",
+    colorbar: bool = True,
+    title: bool = True,
 ) -> hv.Overlay:
     """The trajectory on two principal components: a path, and points coloured by ``color_by``.
 
@@ -82,7 +118,9 @@ def weight_trajectory(
     components
         Indices of the two components to draw (0 = PC1).
     color_by
-        ``"epoch"`` or ``"cycle_position"``.
+        ``"epoch"`` or ``"cycle_position"``: one colour per epoch (or position), integer ticks.
+    colorbar, title
+        Draw the colour bar and the title (panels side by side show each once).
 
     Examples
     --------
@@ -91,7 +129,7 @@ def weight_trajectory(
     ...      "explained_variance_ratio": ("component", [0.6, 0.3])},
     ...     coords={"epoch": ("snapshot", [-1, 0, 0, 1, 1]),
     ...             "cycle_position": ("snapshot", [-1, 0, 1, 0, 1])})
-    >>> len(weight_trajectory(t).traverse(lambda e: e, [hv.Points])[0])
+    >>> len(weight_trajectory_plot(t).traverse(lambda e: e, [hv.Points])[0])
     5
     """
     _check(trajectory, color_by, max(components) + 1)
@@ -107,25 +145,23 @@ def weight_trajectory(
         bokeh={"line_width": 1},
         matplotlib={"linewidth": 0.6},
     )
+    common, bokeh, matplotlib = _color_options(table, color_by, colorbar=colorbar)
     points = styled(
         hv.Points(columns, kdims=[x, y], vdims=extra),
-        common={
-            "color": color_by,
-            "cmap": _CMAPS[color_by],
-            "colorbar": True,
-            "clim": _color_range(table, color_by),
-        },
-        bokeh={"size": 7, "tools": ["hover"], "clabel": _LABELS[color_by]},
-        matplotlib={"s": 12, "clabel": _LABELS[color_by]},
+        common=common,
+        bokeh={"size": 7, "tools": ["hover"], **bokeh},
+        matplotlib={"s": 12, **matplotlib},
     )
-    title = f"Weight trajectory, coloured by {_LABELS[color_by]}"
-    return styled(path * points, bokeh={"title": title})
+    text = f"Weight trajectory, coloured by {_LABELS[color_by]}" if title else ""
+    return styled(path * points, bokeh={"title": text})
 
 
 def trajectory_panels(
     trajectory: xr.Dataset, *, n_components: int = 2, color_by: ColorBy = "epoch"
 ) -> hv.Layout:
     """Every pair of the first ``n_components`` components, side by side (3 -> three panels).
+
+    The first panel carries the title and the last the colour bar, so neither is repeated.
 
     Examples
     --------
@@ -137,9 +173,16 @@ def trajectory_panels(
     3
     """
     _check(trajectory, color_by, n_components)
+    pairs = list(combinations(range(n_components), 2))
     panels = [
-        weight_trajectory(trajectory, components=pair, color_by=color_by)
-        for pair in combinations(range(n_components), 2)
+        weight_trajectory_plot(
+            trajectory,
+            components=pair,
+            color_by=color_by,
+            colorbar=index == len(pairs) - 1,
+            title=index == 0,
+        )
+        for index, pair in enumerate(pairs)
     ]
     return hv.Layout(panels).cols(3)
 
@@ -167,15 +210,9 @@ def weight_trajectory_3d(
     )
     columns = {d.name: table[d.name] for d in xyz}
     columns[color_by] = table.get(color_by, np.zeros(len(table[xyz[0].name])))
+    common, _, matplotlib = _color_options(columns, color_by)
     points = styled(
         hv.Scatter3D(columns, kdims=xyz, vdims=[hv.Dimension(color_by, label=_LABELS[color_by])]),
-        matplotlib={
-            "color": color_by,
-            "cmap": _CMAPS[color_by],
-            "colorbar": True,
-            "clim": _color_range(table, color_by),
-            "s": 12,
-            "clabel": _LABELS[color_by],
-        },
+        matplotlib={**common, **matplotlib, "s": 12, "hooks": [_clear_of_z_label]},
     )
     return path * points

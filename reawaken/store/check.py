@@ -1,21 +1,21 @@
 """Validate a run store: schema, attributes, readable chunks, and data that matches its progress.
 
 ``reawaken check RUN`` prints every problem found; :func:`reawaken.open_run` refuses a store
-with problems in its step data (the cheap checks), naming them.
+with any of them (one code path, :func:`run_problems`). Chunks carry crc32c checksums, so
+reading them here finds flipped bytes as well as truncated files.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from reawaken.errors import StoreError
-from reawaken.store.reader import read_attrs, structural_problems
+from reawaken.store.reader import open_store, run_config, structural_problems
 
-__all__ = ["CHECKED_VARIABLES", "check_run", "step_data_problems"]
+__all__ = ["CHECKED_VARIABLES", "check_run", "data_problems", "run_problems", "step_data_problems"]
 
 #: The variables :func:`step_data_problems` needs; it checks ``train_loss`` too when present.
 CHECKED_VARIABLES = frozenset({"loss"})
@@ -33,13 +33,23 @@ def _read(ds: xr.Dataset, name: str, index: object = slice(None)) -> np.ndarray:
 
 
 def _evaluated_steps(ds: xr.Dataset, last: int) -> np.ndarray:
-    config = json.loads(ds.attrs.get("config", "{}"))
+    config = run_config(ds)
     every = config.get("evaluation", {}).get("every", "step")
     steps = np.arange(last + 1)
     if every == "doc":
         grad_step = ds["grad_step"].values[: last + 1]
         steps = steps[(grad_step == grad_step.max()) | (steps == 0)]
     return steps
+
+
+def _trusted_steps(ds: xr.Dataset) -> int:
+    """``completed_steps``, less the diverged block of a run that failed on a non-finite loss
+    (that block is kept as it was, NaN included)."""
+    completed = int(ds.attrs["completed_steps"])
+    if ds.attrs.get("status") == "failed" and "non-finite" in str(ds.attrs.get("reason", "")):
+        steps_per_doc = int(ds["grad_step"].values.max()) + 1
+        return max(0, completed - steps_per_doc)
+    return completed
 
 
 def step_data_problems(ds: xr.Dataset) -> list[str]:
@@ -54,10 +64,7 @@ def step_data_problems(ds: xr.Dataset) -> list[str]:
     status = ds.attrs.get("status")
     if status == "completed" and completed != last_step:
         problems.append(f"status is 'completed' but completed_steps is {completed} of {last_step}")
-    trusted = completed
-    if status == "failed" and "non-finite" in str(ds.attrs.get("reason", "")):
-        steps_per_doc = int(ds["grad_step"].values.max()) + 1
-        trusted = max(0, completed - steps_per_doc)  # the diverged block is kept as it was
+    trusted = _trusted_steps(ds)
     try:
         loss = _read(ds, "loss")
         train_loss = _read(ds, "train_loss") if "train_loss" in ds else None
@@ -88,7 +95,10 @@ def _snapshot_problems(ds: xr.Dataset) -> list[str]:
     problems: list[str] = []
     if "snapshot_step" not in ds.coords:
         return problems
-    written = np.flatnonzero(ds["snapshot_step"].values <= int(ds.attrs["completed_steps"]))
+    completed = _trusted_steps(ds)
+    written = np.flatnonzero(ds["snapshot_step"].values <= completed)
+    if ds.attrs.get("status") == "running" and completed == 0:
+        written = written[:0]  # a run that has just started may not have taken snapshot 0 yet
     for name in ("activation", "weight_sketch", "weight", "grad_sketch"):
         if name not in ds or not len(written):
             continue
@@ -113,13 +123,18 @@ def check_run(path: str | Path) -> list[str]:
     ['no run store at no/such/run.zarr: the path does not exist']
     """
     try:
-        read_attrs(path)
-        ds = xr.open_zarr(str(path), consolidated=False, zarr_format=3)
+        ds = open_store(path)
     except StoreError as error:
         return [str(error)]
-    except Exception as error:
-        return [f"{path} cannot be opened by xarray ({error})"]
-    problems = structural_problems(ds)
-    if problems:
-        return problems
+    return run_problems(ds)
+
+
+def run_problems(ds: xr.Dataset) -> list[str]:
+    """Every problem of an opened store: what ``check`` prints and ``open_run`` refuses."""
+    return structural_problems(ds) or data_problems(ds)
+
+
+def data_problems(ds: xr.Dataset) -> list[str]:
+    """The problems in the data of a structurally sound store (those of its variables that
+    ``ds`` holds: a lean read, :func:`reawaken.open_run` with ``variables``, holds a few)."""
     return step_data_problems(ds) + _snapshot_problems(ds)

@@ -243,8 +243,21 @@ def open_runs(
 
     Examples
     --------
-    >>> sweep = open_runs("runs/size-*.zarr")  # doctest: +SKIP
-    >>> sweep.reawaken.summary().groupby("model").mean()  # doctest: +SKIP
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import reawaken.analysis
+    >>> from reawaken.testing import synthetic_config, synthetic_run, write_store
+    >>> runs = tempfile.mkdtemp()
+    >>> for size in ("small", "large"):
+    ...     config = synthetic_config(2, 1, 2, **{"model.name": size})
+    ...     run = synthetic_run(np.ones((5, 2)), steps_per_doc=1, config=config,
+    ...                         arrays={"train_loss": np.ones(5)})
+    ...     _ = write_store(run, f"{runs}/size-{size}.zarr")
+    >>> sweep = open_runs(f"{runs}/size-*.zarr")  # e.g. open_runs("runs/size-*.zarr")
+    >>> sweep.model.values.tolist(), sweep.loss.dims
+    (['large', 'small'], ('run', 'step', 'doc'))
+    >>> sweep.reawaken.summary().final_mean_loss.groupby("model").mean().values.tolist()
+    [1.0, 1.0]
     """
     paths = _expand(paths_or_glob)
     runs = open_each(paths, variables=variables, workers=workers)

@@ -6,8 +6,9 @@ dims are checked first, so an old or foreign store gives a message instead of wr
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,17 @@ import zarr
 
 from reawaken.errors import StoreError
 from reawaken.store.lean import read_lean
-from reawaken.store.schema import SCHEMA_VERSION, STATUSES, VARIABLES
+from reawaken.store.schema import COORDINATES, SCHEMA_VERSION, STATUSES, VARIABLES
 
-__all__ = ["open_run", "read_attrs", "run_config", "structural_problems"]
+__all__ = [
+    "attribute_problems",
+    "config_digest",
+    "open_run",
+    "open_store",
+    "read_attrs",
+    "run_config",
+    "structural_problems",
+]
 
 
 def _require_store(path: str | Path) -> Path:
@@ -48,8 +57,67 @@ def read_attrs(path: str | Path) -> dict[str, Any]:
         ) from error
 
 
-def run_config(ds_or_attrs: xr.Dataset | dict[str, Any]) -> dict[str, Any]:
+def config_digest(config_json: str) -> str:
+    """SHA-256 of the stored config text, written as ``config_sha256`` when a run is created.
+
+    Examples
+    --------
+    >>> config_digest('{"seed": 3}')[:12]
+    '1391dc1f10fa'
+    """
+    return hashlib.sha256(config_json.encode()).hexdigest()
+
+
+def _config_problem(attrs: Mapping[str, Any]) -> str | None:
+    raw = attrs.get("config", "{}")
+    try:
+        config = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        return (
+            f"attribute 'config' is not a valid run configuration (a JSON object), got "
+            f"{str(raw)[:40]!r}"
+        )
+    digest = attrs.get("config_sha256")
+    if digest is not None and digest != config_digest(raw):
+        return (
+            "its stored config was changed after the run was created (it no longer matches "
+            "attribute 'config_sha256'); its data belong to the old config: start a new run"
+        )
+    return None
+
+
+def attribute_problems(attrs: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a run's schema and config attributes (validated on every read).
+
+    Stores written before ``config_sha256`` existed have no digest; their config is only
+    checked to be a JSON object.
+
+    Examples
+    --------
+    >>> attribute_problems({"schema_version": "abc"})
+    ["attribute 'schema_version' is 'abc', expected an integer"]
+    """
+    version = attrs.get("schema_version")
+    if version is None:
+        return ["it has no 'schema_version' attribute: not a reawaken run store"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        return [f"attribute 'schema_version' is {version!r}, expected an integer"]
+    if version != SCHEMA_VERSION:
+        return [
+            f"it has schema version {version}; this reawaken reads version {SCHEMA_VERSION} "
+            "(open it with the reawaken release that wrote it)"
+        ]
+    problem = _config_problem(attrs)
+    return [problem] if problem else []
+
+
+def run_config(ds_or_attrs: xr.Dataset | Mapping[str, Any]) -> dict[str, Any]:
     """The resolved run configuration stored in a run's attributes, as a dict.
+
+    Raises :class:`StoreError` naming the problem when the attribute is not a JSON object
+    or no longer matches its digest.
 
     Examples
     --------
@@ -57,6 +125,9 @@ def run_config(ds_or_attrs: xr.Dataset | dict[str, Any]) -> dict[str, Any]:
     {'seed': 3}
     """
     attrs = ds_or_attrs.attrs if isinstance(ds_or_attrs, xr.Dataset) else ds_or_attrs
+    problem = _config_problem(attrs)
+    if problem:
+        raise StoreError(problem)
     raw = attrs.get("config", "{}")
     return json.loads(raw) if isinstance(raw, str) else dict(raw)
 
@@ -64,17 +135,23 @@ def run_config(ds_or_attrs: xr.Dataset | dict[str, Any]) -> dict[str, Any]:
 def structural_problems(ds: xr.Dataset) -> list[str]:
     """What makes ``ds`` not a schema-v1 run: missing variables, wrong dims, bad attributes.
 
-    Returns an empty list for a valid run.
+    Variables and coordinates are checked against their declaration in
+    :mod:`reawaken.store.schema` (dims and dtypes); a coordinate is required wherever its dims
+    are in the store. Returns an empty list for a valid run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reawaken.testing import synthetic_run
+    >>> ds = synthetic_run(np.zeros((3, 2)), steps_per_doc=1)
+    >>> structural_problems(ds)
+    []
+    >>> structural_problems(ds.assign(lr=ds.lr.astype("float64")))
+    ["variable 'lr' has dtype float64, expected float32"]
     """
-    problems: list[str] = []
-    version = ds.attrs.get("schema_version")
-    if version is None:
-        return ["it has no 'schema_version' attribute: not a reawaken run store"]
-    if int(version) != SCHEMA_VERSION:
-        return [
-            f"it has schema version {version}; this reawaken reads version {SCHEMA_VERSION} "
-            "(open it with the reawaken release that wrote it)"
-        ]
+    problems = attribute_problems(ds.attrs)
+    if problems:
+        return problems
     for name, spec in VARIABLES.items():
         if name not in ds.variables:
             if spec.required:
@@ -82,9 +159,14 @@ def structural_problems(ds: xr.Dataset) -> list[str]:
             continue
         if ds[name].dims != spec.dims:
             problems.append(f"variable '{name}' has dims {ds[name].dims}, expected {spec.dims}")
-    for coord in ("epoch", "cycle_position", "trained_doc", "grad_step"):
-        if coord not in ds.coords or ds[coord].dims != ("step",):
-            problems.append(f"coordinate '{coord}' on 'step' is missing")
+        elif ds[name].dtype != spec.dtype:
+            problems.append(f"variable '{name}' has dtype {ds[name].dtype}, expected {spec.dtype}")
+    for name, coordinate in COORDINATES.items():
+        on = ", ".join(f"'{dim}'" for dim in coordinate.dims)
+        if set(coordinate.dims) <= set(ds.dims) and (
+            name not in ds.coords or ds[name].dims != coordinate.dims
+        ):
+            problems.append(f"coordinate '{name}' on {on} is missing")
     status = ds.attrs.get("status")
     if status not in STATUSES:
         problems.append(f"attribute 'status' is {status!r}, expected one of {STATUSES}")
@@ -102,36 +184,60 @@ def _keep(ds: xr.Dataset, names: set[str]) -> xr.Dataset:
     return ds.drop_vars([name for name in ds.data_vars if name not in names])
 
 
+def open_store(path: str | Path) -> xr.Dataset:
+    """Open a store's arrays lazily, unchecked: the first half of :func:`open_run` and of
+    :func:`reawaken.store.check.check_run`. Raises :class:`StoreError` where it cannot."""
+    path = Path(path)
+    read_attrs(path)
+    try:
+        return xr.open_zarr(str(path), consolidated=False, zarr_format=3)
+    except Exception as error:
+        raise StoreError(f"{path} is damaged: xarray cannot open it ({error})") from error
+
+
 def open_run(path: str | Path, *, variables: Collection[str] | None = None) -> xr.Dataset:
     """Open one run store as a lazy (dask-backed) Dataset, also while it is being written.
 
     Where nothing is written yet the arrays read as NaN; ``ds.attrs["completed_steps"]`` says
-    how far the data goes. With ``variables`` (e.g. ``("loss",)``) only those data variables
-    (the ones the store has) are kept, read into memory straight from the chunk files: the
-    fast way to read many stores when a few variables are needed
-    (:data:`reawaken.analysis.SUMMARY_VARIABLES`).
+    how far the data goes. A store that ``reawaken check`` finds problems in is refused with
+    them (the same checks: attributes, schema, and every written chunk's checksum).
+
+    With ``variables`` (e.g. ``("loss",)``) only those data variables (the ones the store
+    has) are kept, read into memory straight from the chunk files: the fast way to read many
+    stores when a few variables are needed (:data:`reawaken.analysis.SUMMARY_VARIABLES`).
+    The checks are the same, on the structure of the whole store and on the data read.
 
     Examples
     --------
-    >>> ds = open_run("runs/default.zarr")  # doctest: +SKIP
-    >>> ds.loss.sel(doc=0).plot()  # doctest: +SKIP
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from reawaken.testing import synthetic_run, write_store
+    >>> run = synthetic_run(np.ones((5, 2)), steps_per_doc=1, arrays={"train_loss": np.ones(5)})
+    >>> path = write_store(run, f"{tempfile.mkdtemp()}/default.zarr")
+    >>> ds = open_run(path)  # e.g. open_run("runs/default.zarr")
+    >>> ds.loss.sel(doc=0).values.tolist(), ds.attrs["completed_steps"]
+    ([1.0, 1.0, 1.0, 1.0, 1.0], 4)
     """
-    path = _require_store(path)
-    if variables is None:
-        read_attrs(path)
-    from reawaken.store.check import CHECKED_VARIABLES, step_data_problems  # builds on this
+    path = Path(path)
+    from reawaken.store.check import (
+        CHECKED_VARIABLES,
+        data_problems,
+        run_problems,
+    )  # builds on this
 
-    try:
-        if variables is None:
-            ds = xr.open_zarr(str(path), consolidated=False, zarr_format=3)
-        else:
-            ds = read_lean(path, set(variables) | CHECKED_VARIABLES)
-    except Exception as error:
-        raise StoreError(f"{path} is damaged: xarray cannot open it ({error})") from error
-    problems = structural_problems(ds)
-    if variables is not None:  # placeholders out: the check reads only what was read
-        ds = _keep(ds, set(variables) | CHECKED_VARIABLES)
-    problems = problems or step_data_problems(ds)
+    if variables is None:
+        ds = open_store(path)
+        problems = run_problems(ds)
+    else:
+        read_attrs(path)
+        wanted = set(variables) | CHECKED_VARIABLES
+        try:
+            ds = read_lean(path, wanted)
+        except Exception as error:  # codecs raise many types for a damaged chunk
+            raise StoreError(f"{path} is damaged: a chunk cannot be read ({error})") from error
+        problems = structural_problems(ds)
+        ds = _keep(ds, wanted)  # placeholders out: the data checks read only what was read
+        problems = problems or data_problems(ds)
     if problems:
         raise StoreError(
             f"{path} is not a valid reawaken run: "

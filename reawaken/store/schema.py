@@ -1,9 +1,12 @@
-"""The run store's schema (version 1): names, dims, dtypes and the empty full-size template.
+"""The run store's schema (version 1): the one declaration of its arrays, and the template.
 
-Every array of a run is declared here once; the writer creates the store from
-:func:`run_template`, the reader and :mod:`reawaken.store.check` validate against
-:data:`VARIABLES`, and the synthetic runs of :mod:`reawaken.testing` are built from the same
-template, so tests exercise exactly the layout a real run writes.
+Every array and coordinate of a run is declared once, in :data:`VARIABLES` and
+:data:`COORDINATES`. The writer creates a store from :func:`run_template`, which builds each
+declared array with its declared dims and dtype; the reader and :mod:`reawaken.store.check`
+validate against the same declaration; the schema tables of the README and of
+docs/architecture.md are :func:`schema_tables` (a test compares them); and the synthetic
+runs of :mod:`reawaken.testing` come from the same template, so tests exercise exactly the
+layout a real run writes.
 """
 
 from __future__ import annotations
@@ -16,12 +19,17 @@ import xarray as xr
 
 __all__ = [
     "BEFORE_TRAINING",
+    "COORDINATES",
+    "POST_RUN_DIMS",
     "SCHEMA_VERSION",
     "STATUSES",
     "VARIABLES",
+    "CoordinateSpec",
     "StoreLayout",
     "VariableSpec",
+    "dim_sizes",
     "run_template",
+    "schema_tables",
     "step_coordinates",
 ]
 
@@ -33,42 +41,149 @@ BEFORE_TRAINING = -1
 
 @dataclass(frozen=True)
 class VariableSpec:
-    """One data variable of the store: its dims, dtype and CF-style labels."""
+    """One data variable of the store.
+
+    ``long_name`` and ``units`` become the array's CF attributes; ``description`` is its row in
+    the schema table. An optional variable (``required=False``) is in a store when every one
+    of its dims has a size there and, if ``switch`` names a flag of :class:`StoreLayout`, when
+    that flag is set. A ``post_run`` variable is never in the template: a command adds it to
+    a finished store (``pairwise_loss_change``, by ``reawaken pairwise``).
+    """
 
     dims: tuple[str, ...]
     dtype: str
     long_name: str
+    description: str
     units: str = ""
     required: bool = True
+    switch: str = ""
+    post_run: bool = False
+
+
+@dataclass(frozen=True)
+class CoordinateSpec:
+    """One coordinate of the store; a coordinate named like its dim labels that dim."""
+
+    dims: tuple[str, ...]
+    dtype: str
+    description: str
 
 
 VARIABLES: dict[str, VariableSpec] = {
-    "loss": VariableSpec(("step", "doc"), "float32", "evaluation loss", "nats"),
-    "train_loss": VariableSpec(("step",), "float32", "training loss before the update", "nats"),
-    "lr": VariableSpec(("step",), "float32", "learning rate"),
-    "grad_norm": VariableSpec(("step",), "float32", "gradient norm (L2, all parameters)"),
-    "tokens": VariableSpec(("doc", "token"), "int32", "token ids (-1 = padding)"),
+    "loss": VariableSpec(
+        ("step", "doc"),
+        "float32",
+        "evaluation loss",
+        "mean next-token cross-entropy of each document after the step (step 0 = before "
+        "training; NaN where the config evaluates less often)",
+        "nats",
+    ),
+    "train_loss": VariableSpec(
+        ("step",),
+        "float32",
+        "training loss before the update",
+        "loss of the step's training forward pass, before its update",
+        "nats",
+    ),
+    "lr": VariableSpec(("step",), "float32", "learning rate", "learning rate of the step"),
+    "grad_norm": VariableSpec(
+        ("step",),
+        "float32",
+        "gradient norm (L2, all parameters)",
+        "L2 norm of the step's gradient over all parameters",
+    ),
+    "tokens": VariableSpec(
+        ("doc", "token"),
+        "int32",
+        "token ids (-1 = padding)",
+        "token ids evaluated (-1 = padding; the toy model: each task's index)",
+    ),
+    "heldout_loss": VariableSpec(
+        ("step", "heldout_doc"),
+        "float32",
+        "held-out evaluation loss",
+        "loss of each document's second text (`data.heldout_field`), evaluated with `loss`",
+        "nats",
+        required=False,
+    ),
     "activation": VariableSpec(
-        ("snapshot", "doc", "layer", "hidden"), "float32", "mean hidden state", required=False
+        ("snapshot", "doc", "layer", "hidden"),
+        "float32",
+        "mean hidden state",
+        "mean hidden state of each document over its tokens, at the chosen layers",
+        required=False,
     ),
     "weight_sketch": VariableSpec(
         ("snapshot", "sketch"),
         "float32",
         "random projection of the parameter change since step 0",
+        "count sketch of the parameter change since step 0",
         required=False,
     ),
-    "weight": VariableSpec(("snapshot", "param"), "float32", "chosen weights", required=False),
+    "weight": VariableSpec(
+        ("snapshot", "param"),
+        "float32",
+        "chosen weights",
+        "chosen parameters, flattened (`probes.weights`)",
+        required=False,
+    ),
     "grad_sketch": VariableSpec(
         ("snapshot", "doc", "sketch"),
         "float32",
         "random projection of each document's gradient",
+        "count sketch of each document's gradient (`probes.grad_sketch`)",
         required=False,
-    ),
-    "heldout_loss": VariableSpec(
-        ("step", "heldout_doc"), "float32", "held-out evaluation loss", "nats", required=False
+        switch="grad_sketch",
     ),
     "token_loss": VariableSpec(
-        ("step", "doc", "token"), "float16", "per-token evaluation loss", "nats", required=False
+        ("snapshot", "doc", "token"),
+        "float16",
+        "per-token evaluation loss",
+        "loss of each token given the ones before it (NaN at token 0 and at padding; "
+        "`probes.token_loss`)",
+        "nats",
+        required=False,
+        switch="token_loss",
+    ),
+    "pairwise_loss_change": VariableSpec(
+        ("source_doc", "doc"),
+        "float32",
+        "change in each document's loss after M steps on source_doc alone, from one checkpoint",
+        "added by `reawaken pairwise RUN --epoch N`: each document's loss change after M "
+        "steps on `source_doc` alone from the checkpoint after epoch N (attrs `epoch`, `step`)",
+        "nats",
+        required=False,
+        post_run=True,
+    ),
+}
+#: Dims that only variables added after the run have.
+POST_RUN_DIMS = ("source_doc",)
+
+COORDINATES: dict[str, CoordinateSpec] = {
+    "step": CoordinateSpec(("step",), "int64", "0 = before any update, s = after the s-th"),
+    "epoch": CoordinateSpec(("step",), "int32", "epoch of the step's update (-1 at step 0)"),
+    "cycle_position": CoordinateSpec(
+        ("step",), "int32", "index of the trained document in its epoch's order (-1 at step 0)"
+    ),
+    "trained_doc": CoordinateSpec(
+        ("step",), "int32", "document updated at the step (-1 at step 0)"
+    ),
+    "grad_step": CoordinateSpec(
+        ("step",), "int32", "index of the update in its document's block, 0..M-1 (-1 at step 0)"
+    ),
+    "doc": CoordinateSpec(("doc",), "int64", "document index 0..T-1"),
+    "source_id": CoordinateSpec(("doc",), "object", "the document's index or id in its source"),
+    "n_tokens": CoordinateSpec(("doc",), "int32", "the document's number of evaluated tokens"),
+    "token": CoordinateSpec(("token",), "int64", "token position"),
+    "snapshot": CoordinateSpec(("snapshot",), "int64", "snapshot index"),
+    "snapshot_step": CoordinateSpec(("snapshot",), "int64", "step the snapshot was taken after"),
+    "heldout_doc": CoordinateSpec(("heldout_doc",), "int64", "index of the held-out text"),
+    "layer": CoordinateSpec(("layer",), "int64", "hidden-state layer, 0..L (L = final)"),
+    "hidden": CoordinateSpec(("hidden",), "int64", "hidden unit"),
+    "sketch": CoordinateSpec(("sketch",), "int64", "sketch bucket"),
+    "param": CoordinateSpec(("param",), "int64", "entry of the flattened chosen parameters"),
+    "source_doc": CoordinateSpec(
+        ("source_doc",), "int64", "document trained alone by `reawaken pairwise`"
     ),
 }
 
@@ -78,7 +193,7 @@ class StoreLayout:
     """Sizes and per-step facts that fix the shape of a run store.
 
     ``order`` has one row per epoch: ``order[e, p]`` is the document trained at cycle position
-    ``p`` of epoch ``e`` (the schedule's output).
+    ``p`` of epoch ``e`` (the document order's output).
     """
 
     order: np.ndarray
@@ -112,6 +227,32 @@ class StoreLayout:
         return int(np.max(self.n_tokens))
 
 
+def dim_sizes(layout: StoreLayout) -> dict[str, int | None]:
+    """The size of every dim of the schema in a store of ``layout`` (None = the dim is absent).
+
+    Examples
+    --------
+    >>> layout = StoreLayout(order=np.array([[0, 1]]), steps_per_doc=1,
+    ...     n_tokens=np.array([3, 2]), source_ids=["a", "b"], snapshot_steps=np.array([0, 2]),
+    ...     sketch_size=8)
+    >>> {dim: size for dim, size in dim_sizes(layout).items() if size is not None}
+    {'step': 3, 'doc': 2, 'token': 3, 'snapshot': 2, 'sketch': 8}
+    """
+    activations = bool(layout.activation_layers and layout.hidden_size)
+    return {
+        "step": layout.num_steps,
+        "doc": layout.num_docs,
+        "token": layout.max_tokens,
+        "snapshot": len(layout.snapshot_steps),
+        "heldout_doc": layout.num_heldout_docs or None,
+        "layer": len(layout.activation_layers) if activations else None,
+        "hidden": layout.hidden_size if activations else None,
+        "sketch": layout.sketch_size or None,
+        "param": layout.weight_size or None,
+        "source_doc": None,  # only after the run, when `reawaken pairwise` adds its variable
+    }
+
+
 def step_coordinates(order: np.ndarray, steps_per_doc: int) -> dict[str, np.ndarray]:
     """Per-step coordinates for a training order of shape (epoch, cycle_position).
 
@@ -142,16 +283,40 @@ def step_coordinates(order: np.ndarray, steps_per_doc: int) -> dict[str, np.ndar
     }
 
 
-def _lazy_nan(shape: tuple[int, ...], dtype: str, chunks: tuple[int, ...]) -> da.Array:
-    return da.full(shape, np.nan, dtype=dtype, chunks=chunks)
+def _has(dims: tuple[str, ...], sizes: dict[str, int | None]) -> bool:
+    return all(sizes[dim] is not None for dim in dims)
+
+
+def _present(spec: VariableSpec, sizes: dict[str, int | None], layout: StoreLayout) -> bool:
+    switched_on = not spec.switch or bool(getattr(layout, spec.switch))
+    return spec.required or (switched_on and _has(spec.dims, sizes))
+
+
+def _coordinate_values(layout: StoreLayout) -> dict[str, object]:
+    """Values of every coordinate that is not a plain 0..n-1 range of its dim."""
+    return {
+        **step_coordinates(layout.order, layout.steps_per_doc),
+        "source_id": layout.source_ids,
+        "n_tokens": layout.n_tokens,
+        "snapshot_step": layout.snapshot_steps,
+        "layer": layout.activation_layers,
+    }
+
+
+def _chunks(dims: tuple[str, ...], sizes: dict[str, int], steps_per_doc: int) -> tuple[int, ...]:
+    """One document block along ``step``, one snapshot along ``snapshot``, whole elsewhere."""
+    per_dim = {"step": steps_per_doc, "snapshot": 1}
+    return tuple(per_dim.get(dim, sizes[dim]) for dim in dims)
 
 
 def run_template(layout: StoreLayout, attrs: dict[str, object] | None = None) -> xr.Dataset:
     """The full-size, NaN-filled Dataset of a run (data lazy, coordinates concrete).
 
-    Chunks along ``step`` hold one document block (M steps) and along ``snapshot`` one
-    snapshot, so each flush at a document boundary writes whole chunks and a concurrent
-    reader sees either the old (NaN) or the new chunk, never a mix.
+    Every variable of :data:`VARIABLES` that the layout has is built with its declared dims
+    and dtype. Chunks along ``step`` hold one document block (M steps) and along ``snapshot``
+    one snapshot, so each flush at a document boundary writes whole chunks and a concurrent
+    reader sees either the old (NaN) or the new chunk, never a mix. Integer arrays are
+    filled with -1.
 
     Examples
     --------
@@ -160,70 +325,69 @@ def run_template(layout: StoreLayout, attrs: dict[str, object] | None = None) ->
     >>> ds = run_template(layout)
     >>> dict(ds.sizes)
     {'step': 13, 'doc': 2, 'token': 5, 'snapshot': 2}
+    >>> sorted(ds.data_vars)
+    ['grad_norm', 'loss', 'lr', 'tokens', 'train_loss']
+    >>> ds["tokens"].dtype, ds["loss"].dtype
+    (dtype('int32'), dtype('float32'))
     """
-    steps, docs, tokens = layout.num_steps, layout.num_docs, layout.max_tokens
-    block = layout.steps_per_doc
-    snapshots = len(layout.snapshot_steps)
-    coords: dict[str, object] = {
-        "step": np.arange(steps, dtype=np.int64),
-        "doc": np.arange(docs, dtype=np.int64),
-        "source_id": ("doc", np.asarray(layout.source_ids, dtype=object)),
-        "n_tokens": ("doc", np.asarray(layout.n_tokens, dtype=np.int32)),
-        "token": np.arange(tokens, dtype=np.int64),
-        "snapshot": np.arange(snapshots, dtype=np.int64),
-        "snapshot_step": ("snapshot", np.asarray(layout.snapshot_steps, dtype=np.int64)),
+    sizes = dim_sizes(layout)
+    present = {d: n for d, n in sizes.items() if n is not None}
+    data = {}
+    for name, spec in VARIABLES.items():
+        if not _present(spec, sizes, layout):
+            continue
+        fill = np.nan if np.issubdtype(np.dtype(spec.dtype), np.floating) else -1
+        shape = tuple(present[dim] for dim in spec.dims)
+        chunks = _chunks(spec.dims, present, layout.steps_per_doc)
+        array = da.full(shape, fill, dtype=spec.dtype, chunks=chunks)
+        data[name] = xr.Variable(
+            spec.dims, array, {"long_name": spec.long_name, "units": spec.units}
+        )
+    values = _coordinate_values(layout)
+    coords = {
+        name: (
+            spec.dims,
+            np.asarray(values[name] if name in values else np.arange(sizes[name]), spec.dtype),
+        )
+        for name, spec in COORDINATES.items()
+        if _has(spec.dims, sizes)
     }
-    coords.update(
-        {name: ("step", values) for name, values in step_coordinates(layout.order, block).items()}
+    return xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
+
+
+def _table(header: str, rows: list[str]) -> str:
+    columns = header.count("|") - 1
+    return "\n".join([header, "|" + " --- |" * columns, *rows])
+
+
+def schema_tables() -> str:
+    """The store's variables and coordinates as Markdown tables, from the declaration above.
+
+    The README and docs/architecture.md contain exactly this text (tests/store/test_schema.py
+    checks it); ``python -m reawaken.store.schema`` prints it.
+
+    Examples
+    --------
+    >>> print(schema_tables().splitlines()[4])
+    | `lr` | step | float32 | learning rate of the step |
+    """
+    variables = [
+        f"| `{name}` | {', '.join(spec.dims)} | {spec.dtype} | {spec.description}"
+        + (f" ({spec.units})" if spec.units else "")
+        + ("" if spec.required else ", optional")
+        + " |"
+        for name, spec in VARIABLES.items()
+    ]
+    coordinates = [
+        f"| `{name}` | {', '.join(spec.dims)} | {spec.description} |"
+        for name, spec in COORDINATES.items()
+    ]
+    return (
+        _table("| variable | dims | dtype | meaning |", variables)
+        + "\n\n"
+        + _table("| coordinate | dims | meaning |", coordinates)
     )
-    data: dict[str, tuple[tuple[str, ...], object]] = {
-        "loss": (("step", "doc"), _lazy_nan((steps, docs), "float32", (block, docs))),
-        "train_loss": (("step",), _lazy_nan((steps,), "float32", (block,))),
-        "lr": (("step",), _lazy_nan((steps,), "float32", (block,))),
-        "grad_norm": (("step",), _lazy_nan((steps,), "float32", (block,))),
-        "tokens": (("doc", "token"), da.full((docs, tokens), -1, dtype="int32", chunks=-1)),
-    }
-    if layout.activation_layers and layout.hidden_size:
-        coords["layer"] = np.asarray(layout.activation_layers, dtype=np.int64)
-        coords["hidden"] = np.arange(layout.hidden_size, dtype=np.int64)
-        shape = (snapshots, docs, len(layout.activation_layers), layout.hidden_size)
-        data["activation"] = (
-            VARIABLES["activation"].dims,
-            _lazy_nan(shape, "float32", (1, *shape[1:])),
-        )
-    if layout.sketch_size:
-        coords["sketch"] = np.arange(layout.sketch_size, dtype=np.int64)
-        data["weight_sketch"] = (
-            ("snapshot", "sketch"),
-            _lazy_nan((snapshots, layout.sketch_size), "float32", (1, layout.sketch_size)),
-        )
-        if layout.grad_sketch:
-            shape = (snapshots, docs, layout.sketch_size)
-            data["grad_sketch"] = (
-                VARIABLES["grad_sketch"].dims,
-                _lazy_nan(shape, "float32", (1, *shape[1:])),
-            )
-    if layout.weight_size:
-        coords["param"] = np.arange(layout.weight_size, dtype=np.int64)
-        data["weight"] = (
-            ("snapshot", "param"),
-            _lazy_nan((snapshots, layout.weight_size), "float32", (1, layout.weight_size)),
-        )
-    if layout.num_heldout_docs:
-        coords["heldout_doc"] = np.arange(layout.num_heldout_docs, dtype=np.int64)
-        shape = (steps, layout.num_heldout_docs)
-        data["heldout_loss"] = (
-            ("step", "heldout_doc"),
-            _lazy_nan(shape, "float32", (block, shape[1])),
-        )
-    if layout.token_loss:
-        shape = (steps, docs, tokens)
-        data["token_loss"] = (
-            ("step", "doc", "token"),
-            _lazy_nan(shape, "float16", (block, docs, tokens)),
-        )
-    ds = xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
-    for name, variable in ds.data_vars.items():
-        spec = VARIABLES[str(name)]
-        variable.attrs.update({"long_name": spec.long_name, "units": spec.units})
-    return ds
+
+
+if __name__ == "__main__":
+    print(schema_tables())

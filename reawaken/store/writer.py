@@ -18,11 +18,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
+from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from reawaken.errors import StoreError
 from reawaken.store.schema import STATUSES
 
-__all__ = ["RunWriter", "ensure_writable"]
+__all__ = ["CHUNK_CODECS", "RunWriter", "ensure_writable"]
+
+#: Every chunk (data and coordinates) is compressed, then checksummed: a flipped byte fails
+#: the read with a checksum error instead of returning wrong numbers.
+CHUNK_CODECS: dict[str, Any] = {"compressors": (ZstdCodec(level=0), Crc32cCodec())}
 
 
 def ensure_writable(path: str | Path, *, overwrite: bool) -> Path:
@@ -55,10 +60,12 @@ class RunWriter:
         # Lay the store out under a temporary name and rename it: a reader never sees a
         # half-created store.
         staging = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:8]}")
-        encoding: dict[str, dict[str, Any]] = {}
+        encoding: dict[str, dict[str, Any]] = {
+            str(name): dict(CHUNK_CODECS) for name in template.variables
+        }
         for name, variable in template.data_vars.items():
             fill = np.nan if np.issubdtype(variable.dtype, np.floating) else -1
-            encoding[str(name)] = {"fill_value": fill}
+            encoding[str(name)]["fill_value"] = fill
         attrs = {
             **template.attrs,
             "status": "running",
@@ -102,6 +109,45 @@ class RunWriter:
 
     def write_array(self, name: str, values: np.ndarray) -> None:
         self.group[name][...] = values
+
+    def add_variable(self, name: str, variable: xr.DataArray) -> None:
+        """Add (or replace) a variable computed after the run, e.g. ``pairwise_loss_change``.
+
+        Its dims' index coordinates are written too (0..n-1 where the variable has none);
+        dims the store has already keep theirs. The group's attributes are untouched, and a
+        completed store's consolidated metadata is rewritten to include the new arrays.
+        """
+        for dim in variable.dims:
+            if dim in self.group:
+                continue
+            index = (
+                variable[dim].values if dim in variable.coords else np.arange(variable.sizes[dim])
+            )
+            self._create(str(dim), (str(dim),), np.asarray(index, dtype=np.int64), {})
+        attrs = {
+            k: (v.item() if isinstance(v, np.generic) else v) for k, v in variable.attrs.items()
+        }
+        values = np.asarray(variable.values)
+        self._create(name, tuple(str(d) for d in variable.dims), values, attrs)
+        if self.group.attrs.get("status") == "completed":
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Consolidated metadata")
+                zarr.consolidate_metadata(str(self.path), zarr_format=3)
+
+    def _create(
+        self, name: str, dims: tuple[str, ...], values: np.ndarray, attrs: dict[str, Any]
+    ) -> None:
+        fill = np.nan if np.issubdtype(values.dtype, np.floating) else -1
+        array = self.group.create_array(
+            name,
+            shape=values.shape,
+            dtype=values.dtype,
+            dimension_names=dims,
+            fill_value=fill,
+            overwrite=True,
+        )
+        array[...] = values
+        array.attrs.update(attrs)
 
     def set_progress(self, completed_steps: int) -> None:
         """Record that every step up to ``completed_steps`` is on disk (call after the data)."""

@@ -14,6 +14,7 @@ from reawaken.sweep.ray_executor import _import_ray, _run_ray
 from reawaken.sweep.spec import SweepSpec, expand
 from reawaken.sweep.state import (
     SweepResult,
+    _check_no_live_writers,
     _check_stored_configs,
     format_table,
     read_state,
@@ -46,9 +47,14 @@ def run_sweep(
 
     Examples
     --------
-    >>> result = run_sweep(load_sweep("tiny-demo"), jobs=2)  # doctest: +SKIP
-    >>> [s.state for s in result.states]  # doctest: +SKIP
-    ['completed', 'completed', 'completed', 'completed']
+    ``run_sweep(load_sweep("tiny-demo"), jobs=2)`` runs the four tiny runs two at a time;
+    ``[s.state for s in result.states]`` is then ``["completed"] * 4``.
+    Bad arguments are refused before any run starts:
+
+    >>> from reawaken.sweep.spec import load_sweep
+    >>> run_sweep(load_sweep("tiny-demo"), jobs=0)
+    Traceback (most recent call last):
+    reawaken.errors.ConfigError: --jobs must be at least 1, got 0
     """
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
@@ -60,6 +66,7 @@ def run_sweep(
     _check_stored_configs(spec, runs)
     states = {s.name: s for s in sweep_states(spec, runs)}
     todo = [run for run in runs if states[run.name].state != "completed"]
+    _check_no_live_writers(spec, todo)
     echo(
         f"sweep {spec.name}: {len(runs)} runs, {len(runs) - len(todo)} completed, "
         f"{len(todo)} to run ({executor}) -> {spec.out}"

@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from reawaken.config import RunConfig, load_config
+from reawaken.config import RunConfig, load_config, read_yaml_mapping
 from reawaken.errors import ConfigError
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -184,12 +184,7 @@ def load_sweep(path_or_name: str | Path) -> SweepSpec:
                 f"sweep file {path} does not exist; shipped sweeps: {', '.join(available_sweeps())}"
             )
         path = shipped
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"sweep file {path} is not valid YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise ConfigError(f"sweep file {path} must hold a mapping (name, base, set, grid, ...)")
+    data = read_yaml_mapping(path, "sweep file", holds="(name, base, set, grid, ...)")
     return parse_sweep(data, path.parent)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from reawaken.config import RunConfig
 from reawaken.errors import ConfigError, StoreError
+from reawaken.store.lock import display_status, lock_path, read_owner
 from reawaken.store.reader import read_attrs
 from reawaken.sweep.spec import SweepRun, SweepSpec, expand
 
@@ -90,12 +91,13 @@ def _remote_attrs(url: str) -> dict[str, Any] | None:
 
 
 def _score(path: Path) -> float | None:
-    """Mean recovery score of a completed run; None where it cannot be computed."""
+    """The headline RS of a completed run; None where it cannot be computed."""
     try:
         from reawaken.analysis import summary
+        from reawaken.analysis.summary import HEADLINE
         from reawaken.store import open_run
 
-        value = float(summary(open_run(path))["mean_recovery_score"])
+        value = float(summary(open_run(path))[HEADLINE])
     except Exception:  # the score only decorates the table; a bad store shows as n/a
         return None
     return None if value != value else value
@@ -128,6 +130,8 @@ def read_state(out: str, name: str) -> RunState:
     )
     progress = attrs.get("completed_steps", 0) / total if total else None
     status = str(attrs.get("status"))
+    if not _is_remote(out):
+        status = display_status(_local_folder(out) / f"{name}.zarr", attrs)
     score = None
     if status == "completed" and not _is_remote(out):
         score = _score(_local_folder(out) / f"{name}.zarr")
@@ -151,14 +155,30 @@ def _check_stored_configs(spec: SweepSpec, runs: Iterable[SweepRun]) -> None:
         )
 
 
+def _check_no_live_writers(spec: SweepSpec, runs: Iterable[SweepRun]) -> None:
+    """Refuse to start runs whose stores another live process holds (one writer per store)."""
+    if _is_remote(spec.out):
+        return
+    held = []
+    for run in runs:
+        owner = read_owner(lock_path(_local_folder(spec.out) / f"{run.name}.zarr"))
+        if owner is not None and owner.alive() is not False:
+            held.append(f"{run.name} ({owner})")
+    if held:
+        raise StoreError(
+            f"runs of sweep {spec.name} are being written by other processes: "
+            f"{', '.join(held)}; wait for them or stop them first"
+        )
+
+
 def sweep_states(spec: SweepSpec, runs: Iterable[SweepRun] | None = None) -> list[RunState]:
     """The state of each run of the sweep (``reawaken sweep --status``)."""
     return [read_state(spec.out, run.name) for run in (runs or expand(spec))]
 
 
 def format_table(states: Iterable[RunState]) -> str:
-    """A fixed-width table: run, state, progress, score and why a run stopped."""
-    rows = [["run", "state", "progress", "score", "note"]]
+    """A fixed-width table: run, state, progress, RS (the paper's, last epoch), why it stopped."""
+    rows = [["run", "state", "progress", "RS", "note"]]
     for s in states:
         progress = "" if s.progress is None else f"{100 * s.progress:.0f}%"
         score = "n/a" if s.score is None else f"{s.score:.3f}"

@@ -5,24 +5,32 @@ everything else needed to continue bit-identically (optimiser state, RNG states)
 read back with ``torch.load(weights_only=True)``. It is written under a temporary name and
 renamed when complete, so a kill during the write leaves only a ``.partial`` folder that
 resume ignores. Only the newest ``keep`` checkpoints are kept.
+
+The policy (:class:`CheckpointPolicy`) lives here too: when a checkpoint is due, and that the
+optimiser state is left out where the optimiser is reset at that boundary anyway.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from reawaken.config import RunConfig
 from reawaken.errors import StoreError
 
 __all__ = [
     "Checkpoint",
+    "CheckpointPolicy",
+    "checkpoint_at",
     "checkpoint_dir",
     "frozen_state",
     "latest_checkpoint",
@@ -39,6 +47,66 @@ class Checkpoint:
 
     step: int
     path: Path
+
+
+@dataclass
+class CheckpointPolicy:
+    """When a run checkpoints (``checkpoint.every``), and whether the optimiser state goes in.
+
+    ``doc`` and ``epoch`` checkpoint after every document block or epoch; ``auto`` at the
+    first block boundary ``checkpoint.interval`` seconds after the run (or its resume) started
+    or the last checkpoint was written, and after the last block; ``never`` never. With
+    ``optimizer.reset_per_doc`` the optimiser starts afresh after every block, so its state is
+    not saved (for Adam that is two thirds of a checkpoint).
+
+    Examples
+    --------
+    >>> from reawaken.config import load_config
+    >>> config = load_config(overrides=["checkpoint.every=epoch"])  # T=10, M=5: 50 steps each
+    >>> policy = CheckpointPolicy.of(config)
+    >>> [step for step in range(5, 251, 5) if policy.due(step)]
+    [50, 100, 150, 200, 250]
+    >>> policy.saves_optimizer  # the demo resets Adam for every document
+    False
+    """
+
+    every: str
+    block_steps: int
+    epoch_steps: int
+    total_steps: int
+    interval: float
+    saves_optimizer: bool
+    clock: Callable[[], float] = time.monotonic
+    last: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.last = self.clock()
+
+    @classmethod
+    def of(cls, config: RunConfig, clock: Callable[[], float] = time.monotonic) -> CheckpointPolicy:
+        """The policy of a run's config; the ``auto`` clock starts now."""
+        return cls(
+            every=config.checkpoint.every,
+            block_steps=int(config.steps_between("doc") or 1),
+            epoch_steps=int(config.steps_between("epoch") or 1),
+            total_steps=config.total_steps,
+            interval=config.checkpoint.interval,
+            saves_optimizer=not config.optimizer.reset_per_doc,
+            clock=clock,
+        )
+
+    def due(self, step: int) -> bool:
+        """Whether to checkpoint after ``step`` (the last step of a block)."""
+        if self.every == "never":
+            return False
+        if self.every == "auto":
+            return step == self.total_steps or self.clock() - self.last >= self.interval
+        every = self.block_steps if self.every == "doc" else self.epoch_steps
+        return step % every == 0
+
+    def written(self) -> None:
+        """Restart the ``auto`` interval (after a checkpoint is written)."""
+        self.last = self.clock()
 
 
 def checkpoint_dir(store_path: str | Path) -> Path:
@@ -100,25 +168,31 @@ class FrozenState:
 
 
 def frozen_state(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer
-) -> tuple[FrozenState, FrozenState, dict[str, Any]]:
-    """Host copies of model, optimiser and RNG states now, for :func:`save_checkpoint` later."""
-    return FrozenState(model), FrozenState(optimizer), _rng_state()
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
+) -> tuple[FrozenState, FrozenState | None, dict[str, Any]]:
+    """Host copies of model, optimiser (None: none) and RNG states now, for
+    :func:`save_checkpoint` later."""
+    frozen_optimizer = None if optimizer is None else FrozenState(optimizer)
+    return FrozenState(model), frozen_optimizer, _rng_state()
 
 
 def save_checkpoint(
     store_path: str | Path,
     step: int,
     model: torch.nn.Module | FrozenState,
-    optimizer: torch.optim.Optimizer | FrozenState,
+    optimizer: torch.optim.Optimizer | FrozenState | None,
     extra: dict[str, Any] | None = None,
     *,
     keep: int = 2,
+    protect: Collection[int] = (),
     rng: dict[str, Any] | None = None,
 ) -> Checkpoint:
     """Write the state after ``step`` atomically, then drop all but the newest ``keep``.
 
-    ``rng`` is the RNG state taken with a :func:`frozen_state` (default: the current one).
+    Checkpoints at the steps in ``protect`` are never dropped (``checkpoint.keep_epochs``).
+    ``optimizer`` is None where the run resets it after this step: nothing of it is saved.
+    ``model`` and ``optimizer`` may be :class:`FrozenState` host copies; ``rng`` is then the
+    RNG state taken with them by :func:`frozen_state` (default: the current one).
     """
     root = checkpoint_dir(store_path)
     root.mkdir(parents=True, exist_ok=True)
@@ -139,7 +213,7 @@ def save_checkpoint(
     torch.save(
         {
             "step": step,
-            "optimizer": optimizer.state_dict(),
+            "optimizer": None if optimizer is None else optimizer.state_dict(),
             "rng": _rng_state() if rng is None else rng,
             "extra": extra or {},
         },
@@ -149,7 +223,8 @@ def save_checkpoint(
         shutil.rmtree(final)
     staging.rename(final)
     for old in sorted(_complete(root), key=lambda c: c.step)[:-keep]:
-        shutil.rmtree(old.path, ignore_errors=True)
+        if old.step not in protect:
+            shutil.rmtree(old.path, ignore_errors=True)
     for partial in root.glob("*.partial-*"):
         if partial != staging:
             shutil.rmtree(partial, ignore_errors=True)
@@ -173,10 +248,19 @@ def latest_checkpoint(store_path: str | Path, *, at_most: int | None = None) -> 
     return max(candidates, key=lambda c: c.step, default=None)
 
 
+def checkpoint_at(store_path: str | Path, step: int) -> Checkpoint | None:
+    """The complete checkpoint taken exactly after ``step``, if there is one."""
+    found = latest_checkpoint(store_path, at_most=step)
+    return found if found is not None and found.step == step else None
+
+
 def load_checkpoint(
     checkpoint: Checkpoint, model: torch.nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict[str, Any]:
-    """Restore model, optimiser and RNG states; returns the checkpoint's ``extra`` dict."""
+    """Restore model, optimiser and RNG states; returns the checkpoint's ``extra`` dict.
+
+    A checkpoint saved without optimiser state leaves ``optimizer`` as it is (fresh).
+    """
     try:
         weights = load_file(str(checkpoint.path / "model.safetensors"))
         state = torch.load(checkpoint.path / "state.pt", weights_only=True)
@@ -191,7 +275,8 @@ def load_checkpoint(
             f"checkpoint {checkpoint.path} does not fit this model (missing {missing[:3]}, "
             f"unexpected {unexpected[:3]}): the run's config names a different model"
         )
-    optimizer.load_state_dict(state["optimizer"])
+    if state["optimizer"] is not None:
+        optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"]["torch"])
     if "cuda" in state["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])

@@ -18,7 +18,7 @@ from transformers import PreTrainedModel
 from reawaken.data import DocumentSet
 from reawaken.train.device import autocast as autocast_context
 
-__all__ = ["DocumentBatch", "evaluate_documents", "make_batches"]
+__all__ = ["DocumentBatch", "Evaluation", "evaluate_documents", "make_batches"]
 
 LOGIT_BUDGET = 2**22  # floats of logits per chunk: 16 MB stays in cache for the softmax
 
@@ -58,6 +58,21 @@ def make_batches(
     return batches
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """What one evaluation of all documents gives, on the model's device.
+
+    ``loss`` (doc,) is each document's mean next-token loss; ``activation``
+    (doc, layer, hidden) its mean hidden states at the asked layers; ``token_loss``
+    (doc, token) the loss of each token given the ones before it, NaN at token 0 and at
+    padding, so that its mean over the finite entries of a row is ``loss``.
+    """
+
+    loss: torch.Tensor
+    activation: torch.Tensor | None = None
+    token_loss: torch.Tensor | None = None
+
+
 @torch.inference_mode()
 def evaluate_documents(
     model: PreTrainedModel,
@@ -66,12 +81,13 @@ def evaluate_documents(
     layers: Sequence[int] = (),
     chunk_tokens: int | None = None,
     autocast: str = "none",
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Mean next-token loss of each document, and optionally its mean hidden states.
+    token_losses: bool = False,
+) -> Evaluation:
+    """Mean next-token loss of each document, and optionally its hidden states and token losses.
 
-    Returns ``loss`` (doc,) in float32 on the model's device, and ``activation``
-    (doc, layer, hidden) — the mean over real tokens of ``hidden_states[layer]`` (index -1 or
-    L = after the final norm) — when ``layers`` is not empty. The model is put back in the
+    ``loss`` is float32. ``activation`` — the mean over real tokens of
+    ``hidden_states[layer]`` (index -1 or L = after the final norm) — is there when ``layers``
+    is not empty, ``token_loss`` when ``token_losses`` is set. The model is put back in the
     training mode it was in.
     """
     was_training = model.training
@@ -84,6 +100,8 @@ def evaluate_documents(
     loss_sum = torch.zeros(num_docs, dtype=torch.float32, device=device)
     counts = torch.zeros(num_docs, dtype=torch.float32, device=device)
     activations = []
+    width = max(b.input_ids.shape[1] for b in batches)
+    per_token = torch.full((num_docs, width), torch.nan, device=device) if token_losses else None
     need_hidden = any(layer not in (-1, model.config.num_hidden_layers) for layer in layers)
     try:
         for batch in batches:
@@ -99,12 +117,17 @@ def evaluate_documents(
             predicting = hidden[:, :-1][targets_mask]  # (target, hidden)
             targets = batch.input_ids[:, 1:][targets_mask]
             owner = batch.doc_index[:, None].expand_as(targets_mask)[targets_mask]
+            pieces = []
             for start in range(0, len(targets), chunk):
                 piece = slice(start, start + chunk)
                 with autocast_context(device, autocast):
                     logits = unembed(predicting[piece])
                 token_loss = F.cross_entropy(logits.float(), targets[piece], reduction="none")
                 loss_sum.index_add_(0, owner[piece], token_loss)
+                pieces.append(token_loss)
+            if per_token is not None:
+                rows, positions = targets_mask.nonzero(as_tuple=True)  # in the order of targets
+                per_token[batch.doc_index[rows], positions + 1] = torch.cat(pieces)
             counts.index_add_(0, batch.doc_index, targets_mask.sum(1).float())
             if layers:
                 states = output.hidden_states if need_hidden else None
@@ -118,4 +141,4 @@ def evaluate_documents(
     finally:
         model.train(was_training)
     activation = torch.cat(activations) if layers else None
-    return loss_sum / counts, activation
+    return Evaluation(loss_sum / counts, activation, per_token)

@@ -9,14 +9,13 @@ projection matrix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
-from transformers import PreTrainedModel
 
 from reawaken.errors import ConfigError
 
-__all__ = ["CountSketch", "copy_weights", "gradient_sketches", "weight_size"]
+__all__ = ["UNEMBEDDING", "CountSketch", "copy_weights", "gradient_sketches", "weight_size"]
 
 # Below this many parameters the bucket indices are cached instead of regenerated per snapshot.
 # Cached as int32 buckets and int8 signs, 5 bytes per parameter (1 GB at the limit).
@@ -60,15 +59,18 @@ class CountSketch:
         return out
 
 
-# Names that mean the unembedding whatever a transformers version calls it (Pythia's
-# checkpoints say embed_out, transformers 5 says lm_head).
-OUTPUT_EMBEDDING_ALIASES = ("output_embeddings", "embed_out.weight", "lm_head.weight")
+#: ``probes.weights`` name of the unembedding (output embedding) matrix in every model family.
+UNEMBEDDING = "unembedding"
+# Other names that mean it whatever a transformers version or family calls it (Pythia's
+# checkpoints say embed_out, transformers 5 and GPT-2 and Llama say lm_head).
+OUTPUT_EMBEDDING_ALIASES = (UNEMBEDDING, "output_embeddings", "embed_out.weight", "lm_head.weight")
 
 
-def _named(model: PreTrainedModel, names: Sequence[str]) -> list[torch.Tensor]:
+def _named(model: torch.nn.Module, names: Sequence[str]) -> list[torch.Tensor]:
     parameters = dict(model.named_parameters())
-    for alias in OUTPUT_EMBEDDING_ALIASES:
-        parameters.setdefault(alias, model.get_output_embeddings().weight)
+    if hasattr(model, "get_output_embeddings"):  # language models; not the toy
+        for alias in OUTPUT_EMBEDDING_ALIASES:
+            parameters.setdefault(alias, model.get_output_embeddings().weight)
     missing = [n for n in names if n not in parameters]
     if missing:
         some = ", ".join(list(parameters)[:6])
@@ -79,31 +81,34 @@ def _named(model: PreTrainedModel, names: Sequence[str]) -> list[torch.Tensor]:
     return [parameters[n] for n in names]
 
 
-def weight_size(model: PreTrainedModel, names: Sequence[str]) -> int:
+def weight_size(model: torch.nn.Module, names: Sequence[str]) -> int:
     """Length of the flattened copy of the named parameters (0 when none are chosen)."""
     return sum(p.numel() for p in _named(model, names))
 
 
-def copy_weights(model: PreTrainedModel, names: Sequence[str]) -> torch.Tensor:
+def copy_weights(model: torch.nn.Module, names: Sequence[str]) -> torch.Tensor:
     """The named parameters flattened and concatenated, float32."""
     return torch.cat([p.detach().reshape(-1).float() for p in _named(model, names)])
 
 
 def gradient_sketches(
-    model: PreTrainedModel, examples: Sequence[torch.Tensor], sketch: CountSketch
+    model: torch.nn.Module,
+    document_loss: Callable[[int], torch.Tensor],
+    num_docs: int,
+    sketch: CountSketch,
 ) -> torch.Tensor:
     """(doc, sketch): the sketched gradient of each document's loss at the current weights.
 
-    Gradients are computed in eval mode and cleared afterwards; parameters and optimiser
-    state are untouched.
+    ``document_loss(i)`` is document i's loss (a forward pass). Gradients are computed in
+    eval mode and cleared afterwards; parameters and optimiser state are untouched.
     """
     was_training = model.training
     model.eval()
     rows = []
     try:
-        for input_ids in examples:
+        for doc in range(num_docs):
             model.zero_grad(set_to_none=True)
-            model(input_ids=input_ids, labels=input_ids).loss.backward()
+            document_loss(doc).backward()
             grads = [
                 p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()
             ]

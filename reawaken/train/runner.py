@@ -11,8 +11,9 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,41 +22,40 @@ import torch
 from tqdm.auto import tqdm
 
 from reawaken.config import RunConfig
-from reawaken.data import DocumentSet
-from reawaken.errors import ConfigError, RunFailed, StoreError
-from reawaken.models import LoadedModel
-from reawaken.store.reader import read_attrs
+from reawaken.errors import ConfigError, RunFailed, RunInterrupted, StoreError
+from reawaken.store.lock import attrs_owner, lock_path, store_lock
+from reawaken.store.reader import attribute_problems, config_digest, read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
 from reawaken.train.background import BackgroundWriter
 from reawaken.train.checkpoint import (
+    CheckpointPolicy,
     FrozenState,
+    checkpoint_at,
     checkpoint_dir,
     frozen_state,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
-from reawaken.train.device import compile_model, evaluation_batch_size, tf32_matmuls
-from reawaken.train.evaluate import evaluate_documents, make_batches
-from reawaken.train.noise import TrainingNoise
+from reawaken.train.device import tf32_matmuls
+from reawaken.train.evaluate import Evaluation
 from reawaken.train.probes import CountSketch, copy_weights, gradient_sketches
+from reawaken.train.resources import check_resources, check_store_size
 from reawaken.train.setup import (
-    evaluated_documents,
     prepare,
+    run_threads,
     snapshot_steps,
     store_layout,
     versions,
 )
 from reawaken.train.signals import sigterm_as_interrupt
 from reawaken.train.steps import BlockBuffer, build_optimizer, scheduled_lr, set_lr, train_step
+from reawaken.train.workload import Workload, torch_threads
 
 __all__ = ["CyclicRun", "RunResult", "resume_experiment", "run_experiment"]
 
 SKETCH_SEED_OFFSET = 7919  # the sketch's seed differs from the run's, yet follows from it
-# Above this many parameters `checkpoint.every: auto` means per epoch: a per-document
-# checkpoint of a 70M model costs ~15% of its block on a 2-core CPU (benchmarks/bench_runner.py).
-LARGE_MODEL = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -67,51 +67,25 @@ class RunResult:
 
 
 class CyclicRun:
-    """One run's model, documents, order and store; :meth:`train` does the work."""
+    """One run's workload (model and documents), order and store; :meth:`train` does the work."""
 
     def __init__(
         self,
         config: RunConfig,
-        loaded: LoadedModel,
-        documents: DocumentSet,
+        workload: Workload,
         writer: RunWriter,
         order: np.ndarray,
         layers: list[int],
     ) -> None:
         self.config = config
-        self.model = loaded.model
-        self.device = loaded.device
-        self.documents = documents
+        self.workload = workload
+        self.model = workload.model
+        self.device = workload.device
         self.writer = writer
         self.order = order
         self.layers = layers
         self.steps_per_doc = config.schedule.steps_per_doc
         self.total_steps = config.total_steps
-        self.examples = [torch.tensor([ids], device=self.device) for ids in documents.input_ids]
-        self.noise = TrainingNoise(config, pad_id=loaded.pad_id)
-        self.evaluated = evaluated_documents(config, documents)
-        # bf16 autocast acts on CUDA only; on CPU the step is called exactly as without it.
-        on_cuda = self.device.type == "cuda" and config.model.autocast != "none"
-        self.step_options = {"autocast": config.model.autocast} if on_cuda else {}
-        if config.model.compile:
-            compile_model(self.model)
-        self.batches = make_batches(
-            self.evaluated,
-            pad_id=loaded.pad_id,
-            device=self.device,
-            batch_size=self.evaluation_batch_size(),
-        )
-        heldout = documents.heldout
-        self.heldout_batches = (
-            make_batches(
-                heldout,
-                pad_id=loaded.pad_id,
-                device=self.device,
-                batch_size=self.evaluation_batch_size(),
-            )
-            if heldout is not None
-            else []
-        )
         self.snapshot_steps = snapshot_steps(config)
         self.snapshot_set = {int(s) for s in self.snapshot_steps}
         probes = config.probes
@@ -125,80 +99,45 @@ class CyclicRun:
         # Store writes and checkpoints run on this thread, in order, while training goes on.
         self.background = BackgroundWriter(depth=2)
         self.optimizer = build_optimizer(self.model, config.optimizer)
-        every = config.checkpoint.every
-        if every == "auto":
-            large = sum(p.numel() for p in self.model.parameters()) > LARGE_MODEL
-            every = "epoch" if large else "doc"
-        self.checkpoint_every = {
-            "doc": self.steps_per_doc,
-            "epoch": self.steps_per_doc * len(documents),
-        }.get(every)
+        self.checkpoints = CheckpointPolicy.of(config)
+        epoch_steps = self.steps_per_doc * len(workload)
+        self.kept_steps = {epoch * epoch_steps for epoch in config.checkpoint.keep_epochs}
 
-    def evaluation_batch_size(self) -> int | None:
-        """``evaluation.batch_size``; unset, all documents at once, or on CUDA as many as
-        half the free memory holds."""
-        if self.config.evaluation.batch_size or self.device.type != "cuda":
-            return self.config.evaluation.batch_size
-        free, _ = torch.cuda.mem_get_info(self.device)
-        model_config = self.model.config
-        return evaluation_batch_size(
-            num_docs=len(self.evaluated),
-            tokens=int(max(self.evaluated.n_tokens)),
-            hidden=model_config.hidden_size,
-            layers=model_config.num_hidden_layers,
-            free_bytes=free,
+    def evaluate(self, *, at_snapshot: bool) -> Evaluation:
+        """Every document's loss; at a snapshot also the probes that evaluation computes."""
+        return self.workload.evaluate(
+            self.layers if at_snapshot else (),
+            token_losses=at_snapshot and self.config.probes.token_loss,
         )
 
-    def evaluate(self, *, with_activations: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return evaluate_documents(
-            self.model,
-            self.batches,
-            layers=self.layers if with_activations else (),
-            chunk_tokens=self.config.evaluation.chunk_tokens,
-            autocast=self.config.model.autocast,
-        )
-
-    def evaluate_heldout(self) -> torch.Tensor | None:
-        """Loss of each document's second text (``data.heldout_field``), if configured."""
-        if not self.heldout_batches:
-            return None
-        loss, _ = evaluate_documents(
-            self.model,
-            self.heldout_batches,
-            chunk_tokens=self.config.evaluation.chunk_tokens,
-            autocast=self.config.model.autocast,
-        )
-        return loss
-
-    def training_example(self, doc: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, labels) of one step on ``doc``: the document, or its perturbed copy."""
-        example = self.examples[doc]
-        return self.noise(example) if self.noise.active else (example, example)
-
-    def snapshot(self, activation: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def snapshot(self, evaluation: Evaluation) -> dict[str, torch.Tensor]:
         """The probes at the current weights, named as in the store (still on the device)."""
         arrays: dict[str, torch.Tensor] = {}
-        if activation is not None:
-            arrays["activation"] = activation
+        if evaluation.activation is not None:
+            arrays["activation"] = evaluation.activation
+        if evaluation.token_loss is not None:
+            arrays["token_loss"] = evaluation.token_loss.half()
         if self.sketch is not None:
             change = (p - p0 for p, p0 in zip(self.model.parameters(), self.initial, strict=True))
             arrays["weight_sketch"] = self.sketch(change)
             if self.config.probes.grad_sketch:
-                arrays["grad_sketch"] = gradient_sketches(self.model, self.examples, self.sketch)
+                arrays["grad_sketch"] = gradient_sketches(
+                    self.model, self.workload.document_loss, len(self.workload), self.sketch
+                )
         if self.config.probes.weights:
             arrays["weight"] = copy_weights(self.model, self.config.probes.weights)
         return arrays
 
     def write_start(self) -> None:
         """Step 0: every document's loss (and snapshot 0) before any update."""
-        loss, activation = self.evaluate(with_activations=len(self.snapshot_steps) > 0)
-        arrays = {"loss": loss.cpu().numpy()[None]}
-        heldout = self.evaluate_heldout()
+        evaluation = self.evaluate(at_snapshot=len(self.snapshot_steps) > 0)
+        arrays = {"loss": evaluation.loss.cpu().numpy()[None]}
+        heldout = self.workload.evaluate_heldout()
         if heldout is not None:
             arrays["heldout_loss"] = heldout.cpu().numpy()[None]
         self.writer.write_steps(0, arrays)
         if len(self.snapshot_steps):
-            snapshot = self.snapshot(activation)
+            snapshot = self.snapshot(evaluation)
             self.writer.write_snapshot(0, {k: v.cpu().numpy() for k, v in snapshot.items()})
 
     def blocks(self, first_step: int) -> Iterator[tuple[int, int, int]]:
@@ -214,9 +153,7 @@ class CyclicRun:
             checkpoint = latest_checkpoint(self.writer.path, at_most=step)
             if checkpoint is None or checkpoint.step != step:
                 raise StoreError(f"no checkpoint at step {step} beside {self.writer.path}")
-            extra = load_checkpoint(checkpoint, self.model, self.optimizer)
-            if "noise" in extra:  # the masks and shifts continue where the run left them
-                self.noise.load_state_dict(extra["noise"])
+            self.workload.load_state_dict(load_checkpoint(checkpoint, self.model, self.optimizer))
         self.writer.clear_after(step)
         self.completed_steps = step
         self.writer.set_progress(step)
@@ -229,25 +166,34 @@ class CyclicRun:
         for epoch, position, doc in self.blocks(step):
             if self.config.optimizer.reset_per_doc and step:
                 self.optimizer = build_optimizer(self.model, self.config.optimizer)
-            block = BlockBuffer(self.steps_per_doc, len(self.documents))
+            first_step = step + 1  # the step after the block's first update
+            block = BlockBuffer(self.steps_per_doc, len(self.workload))
             for grad_step in range(self.steps_per_doc):
-                inputs, labels = self.training_example(doc)
                 set_lr(self.optimizer, self.lr_at(step + 1))
-                result = train_step(self.model, self.optimizer, inputs, labels, **self.step_options)
-                block.record_update(grad_step, *result)
+                clip = self.config.optimizer.clip_grad_norm
+                update = train_step(
+                    self.model, self.optimizer, partial(self.workload.training_loss, doc), clip
+                )
+                self.workload.after_update(doc)
+                block.record_update(update)
                 step += 1
                 last = grad_step == self.steps_per_doc - 1
                 snapshot_due = last and step in self.snapshot_set
                 if every_step or last:
-                    loss, activation = self.evaluate(with_activations=snapshot_due)
-                    block.record_loss(grad_step, loss, self.evaluate_heldout())
-            snapshot = self.snapshot(activation) if snapshot_due else None
-            where = (step - self.steps_per_doc + 1, doc, epoch, position)
+                    evaluation = self.evaluate(at_snapshot=snapshot_due)
+                    block.record_loss(grad_step, evaluation.loss, self.workload.evaluate_heldout())
+            snapshot = self.snapshot(evaluation) if snapshot_due else None
+            # The block is written (data first, then progress) on the writer thread, in order.
+            where = (first_step, doc, epoch, position)
             self.background.submit(self.finish_block, where, block, snapshot, progress)
-            if self.checkpoint_every and step % self.checkpoint_every == 0:
-                model, optimizer, rng = frozen_state(self.model, self.optimizer)
-                extra = {"noise": self.noise.state_dict()}
-                self.background.submit(self.save_checkpoint, step, model, optimizer, rng, extra)
+            if self.checkpoints.due(step) or step in self.kept_steps:
+                optimizer = self.optimizer if self.checkpoints.saves_optimizer else None
+                model_state, optimizer_state, rng = frozen_state(self.model, optimizer)
+                extra = self.workload.state_dict()
+                self.background.submit(
+                    self.save_checkpoint, step, model_state, optimizer_state, rng, extra
+                )
+                self.checkpoints.written()
         self.background.flush()
 
     def lr_at(self, step: int) -> float:
@@ -282,11 +228,12 @@ class CyclicRun:
         self,
         step: int,
         model: FrozenState,
-        optimizer: FrozenState,
+        optimizer: FrozenState | None,
         rng: dict[str, Any],
         extra: dict[str, Any],
     ) -> None:
-        """Write the checkpoint after ``step`` from the host copies taken at that step."""
+        """Write the checkpoint after ``step`` from the host copies taken at that step
+        (``optimizer`` None: the run resets it after this step, nothing of it is saved)."""
         save_checkpoint(
             self.writer.path,
             step,
@@ -294,6 +241,7 @@ class CyclicRun:
             optimizer,
             extra,
             keep=self.config.checkpoint.keep,
+            protect=self.kept_steps,
             rng=rng,
         )
 
@@ -316,21 +264,24 @@ def _owner() -> dict[str, object]:
 def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> RunResult:
     """Train to the end, marking the store on any stop; the data written so far is kept."""
     writer, path = run.writer, run.writer.path
-    total = len(run.order) * len(run.documents) * run.steps_per_doc
+    total = len(run.order) * len(run.workload) * run.steps_per_doc
     bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
     try:
-        with sigterm_as_interrupt(), bar, tf32_matmuls(run.config.model.tf32):
+        threads = torch_threads(run_threads(run.config, run.workload))
+        with sigterm_as_interrupt(), bar, threads, tf32_matmuls(run.config.model.tf32):
             try:
                 if fresh:
-                    writer.write_array("tokens", run.evaluated.token_matrix())
+                    writer.write_array("tokens", run.workload.token_matrix())
                     run.write_start()
                 run.train(bar)
             finally:
                 run.background.close()  # blocks already queued reach the store first
     except KeyboardInterrupt as stop:
-        reason = f"interrupted ({stop or 'SIGINT'}) after {run.completed_steps} of {total} steps"
+        reason = (
+            f"interrupted ({str(stop) or 'SIGINT'}) after {run.completed_steps} of {total} steps"
+        )
         _mark(writer, "interrupted", reason)
-        raise RunFailed(
+        raise RunInterrupted(
             f"{reason}; the store keeps them: {path} (continue with: reawaken run --resume {path})"
         ) from None
     except RunFailed as error:
@@ -346,7 +297,20 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
             f"steps written so far are kept in {path}"
         ) from error
     writer.mark("completed")
+    _keep_final_checkpoint(path, protect=run.kept_steps)
     return RunResult(path, "completed", run.completed_steps, time.perf_counter() - started)
+
+
+def _keep_final_checkpoint(store_path: Path, *, protect: Collection[int] = ()) -> None:
+    """A completed run needs no resume: keep its final weights (step-N), for inspection, and
+    the checkpoints ``checkpoint.keep_epochs`` asks for (``reawaken pairwise`` starts there)."""
+    final = latest_checkpoint(store_path)
+    kept = {checkpoint_at(store_path, step) for step in protect} | {final}
+    kept_paths = {checkpoint.path for checkpoint in kept if checkpoint is not None}
+    root = checkpoint_dir(store_path)
+    for entry in root.iterdir() if root.is_dir() else []:
+        if entry not in kept_paths:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _mark(writer: RunWriter, status: str, reason: str) -> None:
@@ -374,36 +338,47 @@ def run_experiment(
     and keeps every step written so far; :func:`resume_experiment` continues it.
     """
     started = time.perf_counter()
-    store_path = ensure_writable(store_path, overwrite=overwrite)
-    loaded, documents, order, layers = prepare(config)
-    layout = store_layout(config, loaded, documents, order, layers)
-    attrs = {
-        "schema_version": SCHEMA_VERSION,
-        "config": config.to_json(),
-        "preset": preset or "",
-        "seed": config.seed,
-        "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
-        "versions": versions(),
-        **loaded.info,
-        **_owner(),
-    }
-    writer = RunWriter.create(store_path, run_template(layout, attrs), overwrite=overwrite)
-    shutil.rmtree(checkpoint_dir(store_path), ignore_errors=True)
-    run = CyclicRun(config, loaded, documents, writer, order, layers)
-    return _execute(run, fresh=True, progress=progress, started=started)
+    store_path = Path(store_path)
+    check_resources(config, store_path)
+    locked_before = lock_path(store_path).exists()
+    ensure_writable(store_path, overwrite=True)  # the name, before a lock is taken beside it
+    with store_lock(store_path):  # a live writer is named before "already exists"
+        if not locked_before and (store_path / "zarr.json").is_file():
+            _refuse_unlocked_writer(store_path, read_attrs(store_path))
+        ensure_writable(store_path, overwrite=overwrite)
+        workload, order, layers = prepare(config)
+        layout = store_layout(config, workload, order, layers)
+        config_json = config.to_json()
+        attrs = {
+            "schema_version": SCHEMA_VERSION,
+            "config": config_json,
+            "config_sha256": config_digest(config_json),
+            "preset": preset or "",
+            "seed": config.seed,
+            "sketch_seed": config.seed + SKETCH_SEED_OFFSET,
+            "versions": versions(),
+            "threads": run_threads(config, workload),
+            **workload.info,
+            **_owner(),
+        }
+        template = run_template(layout, attrs)
+        check_store_size(template, store_path)
+        writer = RunWriter.create(store_path, template, overwrite=overwrite)
+        shutil.rmtree(checkpoint_dir(store_path), ignore_errors=True)
+        run = CyclicRun(config, workload, writer, order, layers)
+        return _execute(run, fresh=True, progress=progress, started=started)
 
 
-def _still_running_elsewhere(attrs: dict[str, object]) -> bool:
-    if attrs.get("status") != "running" or attrs.get("host") != socket.gethostname():
-        return False
-    pid = attrs.get("pid")
-    if not isinstance(pid, int) or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+def _refuse_unlocked_writer(store_path: Path, attrs: dict[str, object]) -> None:
+    """Stores written before locks existed name their live writer in their attrs only."""
+    owner = attrs_owner(attrs)
+    if (
+        attrs.get("status") == "running"
+        and owner is not None
+        and owner.pid != os.getpid()
+        and owner.alive() is True
+    ):
+        raise StoreError(f"{store_path} is being written by {owner}; stop it first")
 
 
 def _differences(
@@ -433,26 +408,30 @@ def resume_experiment(
     attrs = read_attrs(store_path)
     if attrs.get("status") == "completed":
         return RunResult(store_path, "completed", int(attrs["completed_steps"]), 0.0)
-    if _still_running_elsewhere(attrs):
-        raise StoreError(
-            f"{store_path} is still being written by process {attrs['pid']}; "
-            "stop it before resuming"
-        )
-    stored = RunConfig.from_json(str(attrs["config"]))
-    if config is not None and config != stored:
-        changed = _differences(json.loads(stored.to_json()), json.loads(config.to_json()))
-        raise ConfigError(
-            f"cannot resume {store_path} with a different config: " + "; ".join(changed)
-        )
-    loaded, documents, order, layers = prepare(stored)
-    if loaded.info["weights_sha256"] != attrs.get("weights_sha256"):
-        raise ConfigError(
-            f"cannot resume {store_path}: the model {stored.model.name!r} now has other initial "
-            "weights than the run started with (a moved hub revision or a changed local folder)"
-        )
-    writer = RunWriter(store_path)
-    run = CyclicRun(stored, loaded, documents, writer, order, layers)
-    checkpoint = latest_checkpoint(store_path, at_most=int(attrs.get("completed_steps", 0)))
-    writer.update_attrs(status="running", reason="", **_owner())
-    run.resume_from(checkpoint.step if checkpoint else 0)
-    return _execute(run, fresh=checkpoint is None, progress=progress, started=started)
+    locked_before = lock_path(store_path).exists()
+    with store_lock(store_path):
+        attrs = read_attrs(store_path)  # as it is now that nobody else writes
+        if not locked_before:
+            _refuse_unlocked_writer(store_path, attrs)
+        problems = attribute_problems(attrs)
+        if problems:
+            raise StoreError(f"{store_path}: {problems[0]}")
+        stored = RunConfig.from_json(str(attrs["config"]))
+        if config is not None and config != stored:
+            changed = _differences(json.loads(stored.to_json()), json.loads(config.to_json()))
+            raise ConfigError(
+                f"cannot resume {store_path} with a different config: " + "; ".join(changed)
+            )
+        workload, order, layers = prepare(stored)
+        if workload.info["weights_sha256"] != attrs.get("weights_sha256"):
+            raise ConfigError(
+                f"cannot resume {store_path}: the model {stored.model.name!r} now has other "
+                "initial weights than the run started with (a moved hub revision or a changed "
+                "local folder)"
+            )
+        writer = RunWriter(store_path)
+        run = CyclicRun(stored, workload, writer, order, layers)
+        checkpoint = latest_checkpoint(store_path, at_most=int(attrs.get("completed_steps", 0)))
+        writer.update_attrs(status="running", reason="", **_owner())
+        run.resume_from(checkpoint.step if checkpoint else 0)
+        return _execute(run, fresh=checkpoint is None, progress=progress, started=started)

@@ -7,19 +7,19 @@ does not stall on a host sync after every step.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel
 
 from reawaken.config import OptimizerConfig
 from reawaken.errors import RunFailed
-from reawaken.train.device import autocast as autocast_context
 
-__all__ = ["BlockBuffer", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
+__all__ = ["BlockBuffer", "StepResult", "build_optimizer", "scheduled_lr", "set_lr", "train_step"]
 
 
-def build_optimizer(model: PreTrainedModel, config: OptimizerConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:
     """A fresh optimiser over the trainable parameters (SGD without momentum by default)."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     if config.name == "sgd":
@@ -68,32 +68,49 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def train_step(
-    model: PreTrainedModel,
-    optimizer: torch.optim.Optimizer,
-    input_ids: torch.Tensor,
-    labels: torch.Tensor | None = None,
-    *,
-    autocast: str = "none",
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """One update on one document; returns (loss before the update, gradient norm, lr).
+@dataclass(frozen=True)
+class StepResult:
+    """What one update reports; tensors stay on the device until the block is written."""
 
-    ``labels`` default to ``input_ids``; they differ when the inputs are masked. Nothing
-    here waits for the device: the results stay device tensors. ``autocast="bf16"`` runs the
-    forward in bf16 on CUDA (a no-op on CPU).
+    loss: torch.Tensor  #: training loss before the update
+    grad_norm: torch.Tensor  #: L2 norm of the gradient over all parameters
+    lr: float  #: learning rate of the update
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    compute_loss: Callable[[], torch.Tensor],
+    clip_grad_norm: float | None = None,
+) -> StepResult:
+    """One update on one document.
+
+    ``compute_loss`` runs the forward pass (in training mode) and returns the scalar loss,
+    e.g. ``lambda: model(input_ids=ids, labels=ids).loss`` for a causal LM. With
+    ``clip_grad_norm`` the gradient is scaled to at most that global L2 norm before the
+    update; the returned norm is the one before clipping.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(2, 1, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(1.0)
+    >>> sgd = torch.optim.SGD(layer.parameters(), lr=0.5)
+    >>> result = train_step(layer, sgd, lambda: layer(torch.ones(2)).sum())
+    >>> float(result.loss), float(result.grad_norm), result.lr, layer.weight.tolist()
+    (2.0, 1.4142135381698608, 0.5, [[0.5, 0.5]])
     """
     model.train()
-    labels = input_ids if labels is None else labels
-    with autocast_context(input_ids.device, autocast):
-        loss = model(input_ids=input_ids, labels=labels).loss
+    loss = compute_loss()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(
-        [p for p in model.parameters() if p.grad is not None], max_norm=math.inf
+        [p for p in model.parameters() if p.grad is not None],
+        max_norm=math.inf if clip_grad_norm is None else clip_grad_norm,
     )
     lr = float(optimizer.param_groups[0]["lr"])
     optimizer.step()
-    return loss.detach(), grad_norm.detach(), lr
+    return StepResult(loss.detach(), grad_norm.detach(), lr)
 
 
 class BlockBuffer:
@@ -109,12 +126,10 @@ class BlockBuffer:
         self.heldout: dict[int, torch.Tensor] = {}
         self._arrays: dict[str, np.ndarray] | None = None
 
-    def record_update(
-        self, grad_step: int, loss: torch.Tensor, grad_norm: torch.Tensor, lr: float
-    ) -> None:
-        self.train_loss.append(loss)
-        self.grad_norm.append(grad_norm)
-        self.lr.append(lr)
+    def record_update(self, result: StepResult) -> None:
+        self.train_loss.append(result.loss)
+        self.grad_norm.append(result.grad_norm)
+        self.lr.append(result.lr)
 
     def record_loss(
         self, grad_step: int, loss: torch.Tensor, heldout: torch.Tensor | None = None

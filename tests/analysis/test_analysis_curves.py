@@ -39,7 +39,7 @@ def test_mean_at_multiples_of_m_is_the_papers_shift_averaged_curve() -> None:
     T, M, E = 3, 2, 3
     ds = synthetic_run(rng.random((E * T * M + 1, T)), steps_per_doc=M)
     L = boundary_losses(ds).values  # L[k, j], k = 0..E*T
-    # paper.md §4.2: S[m] = mean_j L[j + m, j] for m = 0 .. (E-1) T + 1
+    # docs/definitions.md (shift-averaged curve): S[m] = mean_j L[j + m, j] for m = 0 .. (E-1) T + 1
     paper = [np.mean([L[j + m, j] for j in range(T)]) for m in range((E - 1) * T + 2)]
     mean = aligned_curves(ds)["mean"]
     np.testing.assert_allclose(mean.sel(offset=np.arange(len(paper)) * M).values, paper, rtol=1e-6)

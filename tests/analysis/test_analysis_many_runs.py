@@ -64,9 +64,12 @@ CASES: list[tuple[Callable, dict]] = [
     (analysis.representation_similarity, {"method": "cka"}),
     (analysis.representation_similarity, {"doc": 1}),
     (analysis.representation_similarity, {"doc": 1, "method": "cka", "layer": 0}),
+    (analysis.representation_pca, {}),
     (analysis.gradient_similarity, {}),
     (analysis.weight_trajectory, {}),
     (analysis.weight_trajectory, {"source": "weight_sketch", "n_components": 2}),
+    (analysis.weight_residual_similarity, {"window": 2}),
+    (analysis.update_magnitudes, {}),
     (analysis.summary, {}),
 ]
 
@@ -136,5 +139,5 @@ def test_accessor_delegates_to_the_functions(combined: xr.Dataset) -> None:
         combined.reawaken.recovery_matrix(by_distance=True),
         analysis.recovery_matrix(combined, by_distance=True),
     )
-    assert "reawaken.analysis.summary" in type(combined.reawaken).summary.__doc__
+    assert combined.reawaken.summary.__doc__ == analysis.summary.__doc__  # the real docs
     assert reawaken.recovery_score is analysis.recovery_score

@@ -43,9 +43,14 @@ def make_run(
     model: str = "synthetic",
     status: str = "completed",
     completed_steps: int | None = None,
+    seed: int = 0,
+    config: dict[str, object] | None = None,
 ) -> xr.Dataset:
-    """A schema-v1 run with recovering losses and, optionally, activations and a weight sketch."""
-    loss = recovering_loss(num_docs, steps_per_doc, num_epochs)
+    """A schema-v1 run with recovering losses and, optionally, activations and a weight sketch.
+
+    ``seed`` changes the loss noise; ``config`` adds dotted config keys (e.g. ``{"seed": 1}``).
+    """
+    loss = recovering_loss(num_docs, steps_per_doc, num_epochs, seed=seed)
     rng = np.random.default_rng(1)
     # The training loss of step s is the trained document's loss before the update.
     trained = np.repeat(np.tile(np.arange(num_docs), num_epochs), steps_per_doc)
@@ -64,7 +69,9 @@ def make_run(
         ).astype(np.float32)
     else:
         snapshot_steps = np.array([], dtype=np.int64)
-    config = synthetic_config(num_docs, steps_per_doc, num_epochs, **{"model.name": model})
+    config = synthetic_config(
+        num_docs, steps_per_doc, num_epochs, **{"model.name": model, **(config or {})}
+    )
     if completed_steps is not None:
         loss[completed_steps + 1 :] = np.nan
         train_loss[completed_steps + 1 :] = np.nan

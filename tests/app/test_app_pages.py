@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
 from pathlib import Path
 
@@ -9,15 +11,24 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import pytest
+import xarray as xr
 from app_stores import E, M, T, finish_running_store, make_run, make_runs_folder
 
 from reawaken import analysis
 from reawaken.app import data
-from reawaken.app.pages import RecoveryPage, RepresentationsPage, RunsPage, WeightsPage
+from reawaken.app.pages import (
+    MechanismPage,
+    RecoveryPage,
+    RepresentationsPage,
+    RunsPage,
+    WeightsPage,
+)
 from reawaken.app.shell import App
 from reawaken.app.state import AppState
 from reawaken.errors import StoreError
 from reawaken.store import open_run
+from reawaken.store.check import check_run
+from reawaken.store.writer import RunWriter
 
 
 @pytest.fixture(scope="module")
@@ -79,18 +90,22 @@ def test_runs_table_shows_status_progress_config_and_score(runs_folder):
     page = RunsPage(state=state_for(runs_folder, "alpha"))
     table = page.table.value.set_index("name")
     assert table.loc["running", "progress"] == 50.0
-    assert table.loc["beta", ["model", "T", "M", "E", "optimizer"]].tolist() == [
+    assert table.loc["beta", ["model", "order", "T", "M", "E", "optimizer"]].tolist() == [
         "pythia-1b",
+        "cyclic",
         T,
         M,
         E,
         "sgd",
     ]
-    expected = float(analysis.summary(open_run(runs_folder / "alpha.zarr"))["mean_recovery_score"])
-    assert table.loc["alpha", "score"] == pytest.approx(expected)
+    # RS: the paper's recovery score at the last epoch, i.e. RS(n) of the last presentation.
+    rs = analysis.paper_recovery_score(open_run(runs_folder / "alpha.zarr"))
+    assert rs["presentation"].values[-1] == E - 1
+    assert table.loc["alpha", "RS"] == pytest.approx(float(rs.isel(presentation=-1)))
+    assert np.isnan(table.loc["running", "RS"])  # half-way: RS(E-1) not reached yet
     assert table.loc["noloss", "status"] == "damaged"
     assert "'loss' is missing" in table.loc["noloss", "message"]
-    assert np.isnan(table.loc["damaged", "score"])
+    assert np.isnan(table.loc["damaged", "RS"])
 
 
 def test_selecting_rows_sets_the_runs_of_every_page(runs_folder):
@@ -138,6 +153,22 @@ def test_heatmap_holds_the_loss_and_the_matrix_switches_to_cyclic_distance(runs_
     assert matrix.kdims[0].name == "distance"
 
 
+def test_a_stored_pairwise_matrix_is_shown_beside_the_in_run_one(runs_folder):
+    store = runs_folder / "alpha.zarr"
+    change = np.arange(T * T, dtype=np.float32).reshape(T, T) - 10  # row = trained doc j
+    RunWriter(store).add_variable(
+        "pairwise_loss_change",
+        xr.DataArray(change, dims=("source_doc", "doc"), attrs={"epoch": 2, "step": 2 * T * M}),
+    )
+    page = RecoveryPage(state=state_for(runs_folder, "alpha"))
+    _, in_run, pairwise = figures(page.per_run())
+    assert in_run.kdims[0].name == pairwise.kdims[0].name == "trained_doc"
+    # rows of the heatmap are evaluated documents i: the stored matrix, transposed
+    np.testing.assert_allclose(pairwise.dimension_values(2, flat=False), change.T)
+    assert "after epoch 2" in str(pairwise.opts.get("plot", backend="bokeh").kwargs["title"])
+    assert check_run(store) == []
+
+
 def test_a_bad_run_shows_a_message_and_the_others_still_plot(runs_folder):
     page = RecoveryPage(state=state_for(runs_folder, "alpha", "noloss", "damaged"))
     view = page.per_run()
@@ -154,25 +185,46 @@ def test_representations_follow_the_snapshot_player_and_the_document(runs_folder
     state = state_for(runs_folder, "alpha")
     page = RepresentationsPage(state=state)
     view = page.per_run()
-    assert page.player.end == E * T  # 13 snapshots, the latest shown first
-    between, over_time = figures(view)
     ds = open_run(runs_folder / "alpha.zarr")
+    steps = ds.snapshot_step.values.tolist()
+    assert page.player.options == steps  # the player counts steps, the latest shown first
+    assert page.player.value == steps[-1] and state.snapshot_step == -1
+    between, over_time, _ = figures(view)
     latest = analysis.representation_similarity(ds)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), latest.values)
-    page.player.value = 3
-    between, _ = figures(page.per_run())
+    page.player.value = steps[3]
+    assert state.snapshot_step == steps[3]
+    between, over_time, points = figures(page.per_run())
     at_3 = analysis.representation_similarity(ds, snapshot=3)
     np.testing.assert_allclose(between.dimension_values(2, flat=False), at_3.values)
+    # The right-hand plot marks the chosen snapshot, in epochs.
+    marks = [float(line.data) for line in elements(over_time, hv.VLine)]
+    assert marks == [pytest.approx(steps[3] / (T * M))]
+    pca_3 = analysis.representation_pca(ds)["projection"].sel(snapshot=3)
+    (scatter,) = elements(points, hv.Points)
+    np.testing.assert_allclose(scatter.dimension_values("pc1"), pca_3.sel(component=1).values)
     page.doc_choice.value = 2
-    _, over_time = figures(page.per_run())
+    _, over_time, _ = figures(page.per_run())
     expected = analysis.representation_similarity(ds, doc=2)
-    np.testing.assert_allclose(over_time.dimension_values(2, flat=False), expected.values)
+    (matrix,) = elements(over_time, hv.Image) or elements(over_time, hv.QuadMesh)
+    np.testing.assert_allclose(matrix.dimension_values(2, flat=False), expected.values)
+
+
+def test_the_player_of_a_running_run_names_the_step_its_plot_shows(runs_folder):
+    state = state_for(runs_folder, "running")
+    page = RepresentationsPage(state=state)
+    ds = open_run(runs_folder / "running.zarr")
+    written = ds.snapshot_step.values[ds.snapshot_step.values <= ds.attrs["completed_steps"]]
+    assert page.player.options == written.tolist()
+    between, _, _ = figures(page.per_run())
+    title = hv.Store.lookup_options("bokeh", between, "plot").kwargs["title"]
+    assert title.endswith(f"after step {page.player.value}")
 
 
 def test_a_run_without_snapshots_says_so_on_the_snapshot_pages(runs_folder):
     state = state_for(runs_folder, "nosnap", "alpha")
     representations = RepresentationsPage(state=state).per_run()
-    assert len(figures(representations)) == 2
+    assert len(figures(representations)) == 3
     (text,) = alerts(representations)
     assert "no 'activation'" in text and "nosnap" in text
     weights = WeightsPage(state=state).per_run()
@@ -223,3 +275,86 @@ def test_an_empty_runs_folder_gives_an_empty_table_and_hints(tmp_path):
     assert app.state.selected == []
     assert len(app.pages["runs"].table.value) == 0
     assert "Select a run" in alerts(pn.Column(app.pages["weights"].per_run()))[0]
+
+
+def test_a_write_to_a_closed_tab_is_logged_without_a_traceback(caplog):
+    from tornado.websocket import WebSocketClosedError
+
+    from reawaken.app.shell import retrieve_closed_socket_writes
+
+    loop = asyncio.new_event_loop()
+    seen: list[dict] = []
+    loop.set_exception_handler(lambda loop, context: seen.append(context))
+    retrieve_closed_socket_writes(loop)
+    with caplog.at_level(logging.INFO, logger="reawaken.app.shell"):
+        loop.call_exception_handler(
+            {"message": "never retrieved", "exception": WebSocketClosedError()}
+        )
+        loop.call_exception_handler({"message": "other", "exception": ValueError("real")})
+    loop.close()
+    assert "its browser tab had closed" in caplog.text
+    assert [context["message"] for context in seen] == ["other"]  # other errors still go on
+
+
+def test_sweep_page_draws_rs_against_a_config_value_with_an_interval_over_seeds(tmp_path):
+    from app_stores import write
+
+    from reawaken.app.pages import SweepPage
+    from reawaken.store.combine import open_runs
+
+    runs = tmp_path / "sweep"
+    runs.mkdir()
+    for lr in (1e-3, 1e-4):
+        for seed in range(3):
+            config = {"optimizer.lr": lr, "seed": seed}
+            write(make_run(seed=seed + int(lr * 1e4), config=config), runs / f"lr{lr}-s{seed}.zarr")
+    page = SweepPage(state=state_for(runs))
+    page.x = "optimizer_lr"
+    (overlay,) = figures(page.view())
+    (bars,) = elements(overlay, hv.ErrorBars)
+    # Expected by hand: RS of the last presentation, mean and t-interval over the 3 seeds.
+    rs = analysis.paper_recovery_score(open_runs(runs)).isel(presentation=-1)
+    for i, lr in enumerate(sorted({1e-3, 1e-4})):
+        values = rs.where(rs["optimizer_lr"] == lr, drop=True).values
+        mean, sem = values.mean(), values.std(ddof=1) / np.sqrt(3)
+        assert bars.dimension_values(0)[i] == pytest.approx(lr)
+        assert bars.dimension_values(1)[i] == pytest.approx(mean)
+        assert bars.dimension_values(2)[i] == pytest.approx(4.302653 * sem, rel=1e-5)
+    page.lines = "seed"  # one line per seed: single runs, no interval
+    (overlay,) = figures(page.view())
+    assert len(elements(overlay, hv.Curve)) == 3
+
+
+def test_cards_after_the_fourth_are_drawn_only_when_opened(runs_folder):
+    page = RecoveryPage(
+        state=state_for(runs_folder, "alpha", "beta", "nosnap", "running", "noloss")
+    )
+    view = page.per_run()
+    cards = view.objects
+    assert [card.collapsed for card in cards] == [False] * 4 + [True]
+    # In the table's order: alpha, beta, noloss (a message), nosnap, running (closed).
+    assert len(figures(view)) == 6 and "'loss' is missing" in alerts(view)[0]
+    assert cards[4].title.startswith("running") and not cards[4].objects
+    cards[4].collapsed = False  # opening it draws it
+    assert len(figures(cards[4])) == 2
+    # A refresh that changes nothing reuses the cards, plots and all.
+    assert all(a is b for a, b in zip(page.per_run().objects, cards, strict=True))
+
+
+def test_mechanism_page_draws_residual_similarity_and_update_sizes_from_the_store(runs_folder):
+    state = state_for(runs_folder, "alpha")
+    page = MechanismPage(state=state)
+    page.doc_choice.value = 1
+    view = page.per_run()
+    ds = open_run(runs_folder / "alpha.zarr")
+    shown = figures(view)
+    residual = analysis.weight_residual_similarity(ds)
+    heat = next(f for f in shown if isinstance(f, hv.Image | hv.QuadMesh))
+    np.testing.assert_allclose(
+        heat.dimension_values(2, flat=False), residual.values, equal_nan=True
+    )
+    layout = next(f for f in shown if isinstance(f, hv.Layout))
+    moves = analysis.update_magnitudes(ds, doc=1)["activation_update"].values
+    np.testing.assert_allclose(layout[0].dimension_values(1), moves[np.isfinite(moves)])
+    # alpha stores no gradient sketches: that view says which key would store them
+    assert any("grad_sketch" in text for text in alerts(view))

@@ -84,7 +84,7 @@ def test_aligned_curves_draw_mean_and_spread_per_run_and_mark_whole_epochs():
         "160m": aligned_result([3, 2, 2.5, 2.2, 1.0]),
         "1b": aligned_result([2, 1, 1.5, 1.2, 0.5]),
     }
-    overlay = plots.aligned_curves(runs)
+    overlay = plots.aligned_curves_plot(runs)
     curves = elements(overlay, hv.Curve)
     assert [c.label for c in curves] == ["160m", "1b"]
     np.testing.assert_allclose(curves[1].dimension_values("loss"), [2, 1, 1.5, 1.2, 0.5])
@@ -98,7 +98,7 @@ def test_aligned_curves_draw_mean_and_spread_per_run_and_mark_whole_epochs():
 def test_aligned_curves_split_a_run_dimension():
     stacked = xr.concat([aligned_result([3, 2, 1]), aligned_result([2, 1, 0])], dim="run")
     stacked = stacked.assign_coords(run=["a", "b"])
-    assert [c.label for c in elements(plots.aligned_curves(stacked), hv.Curve)] == ["a", "b"]
+    assert [c.label for c in elements(plots.aligned_curves_plot(stacked), hv.Curve)] == ["a", "b"]
 
 
 def test_recovery_scores_one_line_per_run_on_integer_presentations():
@@ -116,7 +116,7 @@ def test_recovery_matrix_has_one_cell_per_document_pair_and_a_symmetric_colour_r
     matrix = xr.DataArray(
         values, dims=("doc", "trained_doc"), coords={"doc": range(T), "trained_doc": range(T)}
     )
-    heat = plots.recovery_matrix(matrix)
+    heat = plots.recovery_matrix_plot(matrix)
     assert len(heat.dimension_values(2)) == T * T
     np.testing.assert_array_equal(heat.dimension_values(2, flat=False), values)
     clim = hv.Store.lookup_options("bokeh", heat, "plot").kwargs["clim"]
@@ -126,13 +126,13 @@ def test_recovery_matrix_has_one_cell_per_document_pair_and_a_symmetric_colour_r
 def test_recovery_matrix_by_distance_labels_the_distance_axis():
     matrix = xr.DataArray(np.zeros((T, T)), dims=("doc", "distance"))
     matrix = matrix.assign_coords(doc=range(T), distance=range(T))
-    assert plots.recovery_matrix(matrix).kdims[0].name == "distance"
+    assert plots.recovery_matrix_plot(matrix).kdims[0].name == "distance"
 
 
 def test_recovery_matrix_refuses_a_matrix_of_several_runs():
     matrix = xr.DataArray(np.zeros((2, T, T)), dims=("run", "doc", "trained_doc"))
     with pytest.raises(ValueError, match="select one run"):
-        plots.recovery_matrix(matrix)
+        plots.recovery_matrix_plot(matrix)
 
 
 def test_document_similarity_cells_equal_the_similarity_matrix():
@@ -181,7 +181,7 @@ def trajectory(n_snapshots: int = 13, n_components: int = 3) -> xr.Dataset:
 
 def test_weight_trajectory_has_one_point_per_snapshot_with_step_epoch_and_document_on_hover():
     traj = trajectory()
-    overlay = plots.weight_trajectory(traj, components=(0, 2), color_by="cycle_position")
+    overlay = plots.weight_trajectory_plot(traj, components=(0, 2), color_by="cycle_position")
     (points,) = elements(overlay, hv.Points)
     assert len(points) == 13
     np.testing.assert_allclose(points.dimension_values(0), traj.projection[:, 0])

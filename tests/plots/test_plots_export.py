@@ -179,3 +179,38 @@ def test_reawaken_figures_command_explains_bad_options(stores, tmp_path, capsys,
 
     assert main(["figures", str(stores["small"]), "--out", str(tmp_path), *option]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_matrix_set_adds_the_stored_pairwise_matrix_and_points_the_documents_pca(
+    small_run: xr.Dataset,
+) -> None:
+    docs = small_run.sizes["doc"]
+    change = np.eye(docs, dtype=np.float32) * -2 + 0.5  # row = trained doc
+    run = small_run.assign(
+        pairwise_loss_change=xr.DataArray(change, dims=("source_doc", "doc"), attrs={"epoch": 1})
+    )
+    figures = build_figures({"r": run}, what=["matrix", "points"])
+    assert {"recovery_matrix", "pairwise_recovery", "points_pca"} <= set(figures)
+    heat = figures["pairwise_recovery"]
+    np.testing.assert_allclose(heat.dimension_values(2, flat=False), change.T)
+    panels = figures["points_pca"]
+    assert 2 <= len(panels) <= 4  # the documents' PCA at up to 4 snapshots, first and last
+    assert all(len(panel.Points.I) == docs for panel in panels)
+    assert "pairwise_recovery" not in build_figures({"r": small_run}, what=["matrix"])
+
+
+def test_mechanism_set_draws_the_three_mechanism_views_from_stored_probes(
+    small_run: xr.Dataset,
+) -> None:
+    from reawaken import analysis
+
+    figures = build_figures({"r": small_run}, what=["mechanism"], docs=[1])
+    expected = {"weight_residual_similarity", "update_magnitudes_doc1"}
+    if "grad_sketch" in small_run:
+        expected.add("gradient_similarity")
+    assert expected <= set(figures)
+    source = "weight_sketch" if "weight_sketch" in small_run else "weight"
+    magnitudes = analysis.update_magnitudes(small_run, doc=1, source=source)
+    activation_curve = figures["update_magnitudes_doc1"][0]
+    written = magnitudes["activation_update"].values
+    np.testing.assert_allclose(activation_curve.dimension_values(1), written[np.isfinite(written)])

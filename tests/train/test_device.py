@@ -18,6 +18,7 @@ from reawaken.store.writer import RunWriter
 from reawaken.train import run_experiment
 from reawaken.train.background import BackgroundWriter
 from reawaken.train.checkpoint import FrozenState
+from reawaken.train.device import autocast
 from reawaken.train.steps import train_step
 
 
@@ -54,8 +55,13 @@ def test_a_bf16_train_step_is_the_plain_one_on_cpu() -> None:
     for layer, mode in ((first, "none"), (second, "bf16")):
         model = Model(layer)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        loss, norm, _ = train_step(model, optimizer, x, autocast=mode)
-        results.append((loss.item(), norm.item(), layer.weight.detach().clone()))
+
+        def compute_loss(model: torch.nn.Module = model, mode: str = mode) -> torch.Tensor:
+            with autocast(x.device, mode):
+                return model(input_ids=x, labels=x).loss
+
+        result = train_step(model, optimizer, compute_loss)
+        results.append((result.loss.item(), result.grad_norm.item(), layer.weight.detach().clone()))
     assert results[0][:2] == results[1][:2]
     assert torch.equal(results[0][2], results[1][2])
 

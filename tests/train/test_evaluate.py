@@ -36,7 +36,7 @@ def test_batched_evaluation_equals_one_document_at_a_time(
     batches = make_batches(
         documents, pad_id=loaded.pad_id, device=loaded.device, batch_size=batch_size
     )
-    losses, _ = evaluate_documents(loaded.model, batches, chunk_tokens=chunk_tokens)
+    losses = evaluate_documents(loaded.model, batches, chunk_tokens=chunk_tokens).loss
     expected = [per_document_loss(loaded.model, ids) for ids in documents.input_ids]
     torch.testing.assert_close(losses, torch.tensor(expected), rtol=1e-5, atol=1e-5)
 
@@ -44,13 +44,35 @@ def test_batched_evaluation_equals_one_document_at_a_time(
 def test_activations_are_mean_hidden_states_over_real_tokens(model_and_docs) -> None:
     loaded, documents = model_and_docs
     batches = make_batches(documents, pad_id=loaded.pad_id, device=loaded.device)
-    _, activation = evaluate_documents(loaded.model, batches, layers=(1, 2))
+    activation = evaluate_documents(loaded.model, batches, layers=(1, 2)).activation
     assert activation is not None and activation.shape == (5, 2, 32)
     ids = torch.tensor([documents.input_ids[3]])
     with torch.no_grad():
         states = loaded.model.base_model(input_ids=ids, output_hidden_states=True).hidden_states
     torch.testing.assert_close(activation[3, 0], states[1][0].mean(0), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(activation[3, 1], states[2][0].mean(0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("batch_size", "chunk_tokens"), [(None, None), (2, 7)])
+def test_token_losses_are_each_tokens_cross_entropy_given_the_ones_before(
+    model_and_docs, batch_size: int | None, chunk_tokens: int | None
+) -> None:
+    loaded, documents = model_and_docs
+    batches = make_batches(
+        documents, pad_id=loaded.pad_id, device=loaded.device, batch_size=batch_size
+    )
+    result = evaluate_documents(loaded.model, batches, chunk_tokens=chunk_tokens, token_losses=True)
+    token_loss = result.token_loss
+    assert token_loss is not None and token_loss.shape == (5, max(documents.n_tokens))
+    for doc, ids in enumerate(documents.input_ids):
+        tensor = torch.tensor([ids])
+        with torch.no_grad():
+            logits = loaded.model(input_ids=tensor).logits[0, :-1]
+        expected = torch.nn.functional.cross_entropy(logits, tensor[0, 1:], reduction="none")
+        row = token_loss[doc]
+        assert torch.isnan(row[0]) and torch.isnan(row[len(ids) :]).all()  # nothing predicts them
+        torch.testing.assert_close(row[1 : len(ids)], expected, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(row[1 : len(ids)].mean(), result.loss[doc])
 
 
 def test_evaluation_leaves_weights_gradients_and_mode_untouched(model_and_docs) -> None:

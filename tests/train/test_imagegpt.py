@@ -52,7 +52,8 @@ def test_batched_evaluation_equals_the_models_own_loss(imagegpt_dir: Path) -> No
     documents = load_documents(config, loaded.tokenize, seed=0)
     assert all(len(ids) == 36 and max(ids) < 64 for ids in documents.input_ids)
     batches = make_batches(documents, pad_id=loaded.pad_id, device=loaded.device, batch_size=3)
-    losses, activation = evaluate_documents(loaded.model, batches, layers=(-1,), chunk_tokens=5)
+    result = evaluate_documents(loaded.model, batches, layers=(-1,), chunk_tokens=5)
+    losses, activation = result.loss, result.activation
     with torch.no_grad():
         expected = [
             float(loaded.model(input_ids=torch.tensor([ids]), labels=torch.tensor([ids])).loss)
@@ -76,6 +77,8 @@ def test_tiny_imagegpt_run_writes_a_schema_valid_store(imagegpt_dir: Path, tmp_p
             "schedule.num_epochs=2",
             "optimizer.name=adam",
             "optimizer.lr=0.01",
+            "optimizer.reset_per_doc=true",
+            "evaluation.every=step",  # a named model otherwise runs the paper's cadence
             "probes.sketch_size=16",
         ]
     )

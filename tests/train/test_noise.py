@@ -11,7 +11,7 @@ import torch
 
 import reawaken
 from reawaken.config import RunConfig, load_config
-from reawaken.errors import RunFailed
+from reawaken.errors import RunFailed, RunInterrupted
 from reawaken.train import resume_experiment, run_experiment
 from reawaken.train import steps as train_steps
 from reawaken.train.noise import TrainingNoise, centre_window
@@ -52,9 +52,15 @@ def capture_steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[torch.Tensor, t
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     real_step = train_steps.train_step
 
-    def recording_step(*args: object) -> object:
-        seen.append((args[2].clone(), args[3].clone()))  # type: ignore[attr-defined]
-        return real_step(*args)
+    def recording_step(model: torch.nn.Module, *args: object) -> object:
+        def record(module: object, positional: object, kwargs: dict) -> None:
+            seen.append((kwargs["input_ids"].clone(), kwargs["labels"].clone()))
+
+        hook = model.register_forward_pre_hook(record, with_kwargs=True)
+        try:
+            return real_step(model, *args)
+        finally:
+            hook.remove()
 
     monkeypatch.setattr("reawaken.train.runner.train_step", recording_step)
     return seen
@@ -151,7 +157,7 @@ def test_resume_with_noise_is_bit_identical(
     )
     store = tmp_path / "stopped.zarr"
     interrupt_at(monkeypatch, call=4 * M + 2)  # mid-block 5; checkpoints after every block
-    with pytest.raises(RunFailed, match=r"^interrupted"):
+    with pytest.raises(RunInterrupted, match=r"^interrupted"):
         run_experiment(noisy_config, store, progress=False)
     monkeypatch.undo()
     resume_experiment(store, progress=False)

@@ -18,6 +18,8 @@ import xarray as xr
 import reawaken
 from reawaken.config import RunConfig
 from reawaken.errors import ConfigError, RunFailed
+from reawaken.store.lock import display_status
+from reawaken.store.reader import read_attrs
 from reawaken.store.writer import RunWriter
 from reawaken.train import resume_experiment, run_experiment
 from reawaken.train.checkpoint import checkpoint_dir
@@ -31,6 +33,8 @@ import os, signal, sys
 from reawaken.config import RunConfig
 import reawaken.train.checkpoint as checkpoint
 import reawaken.train.runner as runner
+from reawaken.store.lock import display_status
+from reawaken.store.reader import read_attrs
 from reawaken.store.writer import RunWriter
 
 config_json, store, point, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -95,6 +99,7 @@ def test_kill_minus_nine_then_resume_is_bit_identical(
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert reawaken.open_run(store).attrs["status"] == "running"  # SIGKILL marks nothing
+    assert display_status(store, read_attrs(store)) == "interrupted (owner died)"
     if point == "checkpoint":
         assert list(checkpoint_dir(store).glob("*.partial-*"))  # the torn write is left over
 
@@ -106,7 +111,10 @@ def test_kill_minus_nine_then_resume_is_bit_identical(
     for name in ("loss", "train_loss", "grad_norm", "weight_sketch", "activation"):
         assert np.array_equal(resumed[name].values, reference[name].values, equal_nan=True), name
     assert not list(checkpoint_dir(store).glob("*.partial-*"))
-    assert len(list(checkpoint_dir(store).glob("step-*"))) == config.checkpoint.keep
+    # a completed run keeps only its final weights
+    assert [p.name for p in checkpoint_dir(store).iterdir()] == [
+        f"step-{result.completed_steps:09d}"
+    ]
 
 
 def test_sigterm_marks_interrupted_and_resume_completes(

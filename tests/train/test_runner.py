@@ -12,8 +12,10 @@ import zarr
 
 import reawaken
 from reawaken.config import RunConfig
-from reawaken.errors import RunFailed
+from reawaken.errors import RunFailed, RunInterrupted
+from reawaken.models import load_model
 from reawaken.store.schema import VARIABLES
+from reawaken.store.writer import RunWriter
 from reawaken.train import run_experiment
 from reawaken.train import steps as train_steps
 
@@ -69,6 +71,28 @@ def test_eval_loss_before_a_block_equals_its_first_training_loss(finished_run: P
     )
 
 
+def test_progress_never_runs_ahead_of_the_data(
+    make_config: Callable[..., RunConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Open the store each time the runner publishes progress: the data must be on disk."""
+    published = []
+    set_progress = RunWriter.set_progress
+
+    def set_progress_then_read(writer: RunWriter, completed_steps: int) -> None:
+        set_progress(writer, completed_steps)
+        ds = reawaken.open_run(writer.path)  # refuses NaN at a written step
+        done = ds.attrs["completed_steps"]
+        assert np.isfinite(ds.loss.values[: done + 1]).all()
+        assert np.isfinite(ds.train_loss.values[1 : done + 1]).all()
+        taken = ds.snapshot_step.values <= done
+        assert np.isfinite(ds.activation.values[taken]).all()
+        published.append(done)
+
+    monkeypatch.setattr(RunWriter, "set_progress", set_progress_then_read)
+    run_experiment(make_config(), tmp_path / "r.zarr", progress=False)
+    assert published == list(range(M, E * T * M + 1, M))
+
+
 def test_same_config_and_seed_give_bit_identical_losses(
     make_config: Callable[..., RunConfig], tmp_path: Path
 ) -> None:
@@ -93,6 +117,20 @@ def test_evaluation_every_doc_fills_block_ends_only(
     assert np.isfinite(ds.weight_sketch.values).all()
 
 
+def test_token_losses_at_snapshots_average_to_the_documents_loss(
+    make_config: Callable[..., RunConfig], tmp_path: Path
+) -> None:
+    config = make_config("probes.token_loss=true", "probes.snapshot_every=epoch")
+    ds = reawaken.open_run(run_experiment(config, tmp_path / "r.zarr", progress=False).path)
+    token_loss = ds.token_loss.values.astype(np.float64)
+    assert ds.token_loss.dims == ("snapshot", "doc", "token") and ds.sizes["snapshot"] == E + 1
+    counted = np.isfinite(token_loss).sum(axis=2)
+    assert (counted == ds.n_tokens.values - 1).all()  # every token but the first is predicted
+    per_doc = np.nanmean(token_loss, axis=2)
+    at_snapshots = ds.loss.sel(step=ds.snapshot_step).values
+    np.testing.assert_allclose(per_doc, at_snapshots, rtol=2e-3)  # float16 storage
+
+
 def test_weights_and_gradient_sketches_are_stored(
     make_config: Callable[..., RunConfig], tmp_path: Path
 ) -> None:
@@ -100,8 +138,11 @@ def test_weights_and_gradient_sketches_are_stored(
         "probes.weights=[embed_out.weight]", "probes.grad_sketch=true", "probes.sketch_size=8"
     )
     ds = reawaken.open_run(run_experiment(config, tmp_path / "r.zarr", progress=False).path)
-    vocab = ds.attrs["num_parameters"]  # sanity: the copy is the whole unembedding
-    assert ds.sizes["param"] == 32 * 2048 and int(vocab) > ds.sizes["param"]
+    unembedding = load_model(config.model, seed=config.seed).model.get_output_embeddings()
+    initial = unembedding.weight.detach().reshape(-1).numpy()
+    assert ds.sizes["param"] == initial.size < int(ds.attrs["num_parameters"])
+    np.testing.assert_array_equal(ds.weight.values[0], initial)  # snapshot 0: before training
+    assert not np.array_equal(ds.weight.values[-1], initial)
     assert ds.grad_sketch.dims == ("snapshot", "doc", "sketch")
     assert np.isfinite(ds.grad_sketch.values).all()
     # the weight sketch starts at zero (no change yet) and moves once training starts
@@ -162,7 +203,7 @@ def test_ctrl_c_marks_the_store_interrupted(
 
     monkeypatch.setattr("reawaken.train.runner.train_step", interrupted_step)
     path = tmp_path / "stopped.zarr"
-    with pytest.raises(RunFailed, match=r"^interrupted"):
+    with pytest.raises(RunInterrupted, match=r"^interrupted"):
         run_experiment(make_config(), path, progress=False)
     ds = reawaken.open_run(path)
     assert ds.attrs["status"] == "interrupted"

@@ -7,6 +7,7 @@ choice) into a message in the page, so one bad run never breaks the rest of the 
 from __future__ import annotations
 
 import functools
+import io
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +17,21 @@ import holoviews as hv
 import panel as pn
 
 from reawaken.errors import ReawakenError
+from reawaken.plots.export import figure_bytes, paper_figure
 from reawaken.plots.large import for_browser
 from reawaken.plots.style import for_screen
 
-__all__ = ["PLOT_HEIGHT", "figure", "guarded", "lazy", "message", "run_card"]
+__all__ = [
+    "OPEN_CARDS",
+    "PLOT_HEIGHT",
+    "CardCache",
+    "cards_of_selected_runs",
+    "figure",
+    "guarded",
+    "lazy",
+    "message",
+    "run_card",
+]
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -31,15 +43,40 @@ def message(text: str, kind: str = "warning") -> pn.pane.Alert:
     return pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width")
 
 
-def figure(obj: hv.core.Dimensioned, *, height: int = PLOT_HEIGHT) -> pn.pane.HoloViews:
-    """A HoloViews pane rendered with Bokeh, reduced first if it holds too many points."""
-    return pn.pane.HoloViews(
+def figure(
+    obj: hv.core.Dimensioned,
+    *,
+    height: int = PLOT_HEIGHT,
+    export: tuple[str, str] | None = None,
+) -> pn.viewable.Viewable:
+    """A HoloViews pane rendered with Bokeh, reduced first if it holds too many points.
+
+    With ``export=(kind, stem)`` a button under the plot downloads it as ``<stem>.png``, drawn
+    for print exactly as ``reawaken figures`` draws a figure of that kind
+    (:func:`reawaken.plots.export.paper_figure`). Side-by-side panels keep their own size, so
+    their toolbar stays next to them.
+    """
+    panels = isinstance(obj, hv.Layout)
+    pane = pn.pane.HoloViews(
         for_screen(for_browser(obj), height=height),
         backend="bokeh",
-        sizing_mode="stretch_width",
+        sizing_mode=None if panels else "stretch_width",
         min_height=height,
         linked_axes=False,
     )
+    if export is None:
+        return pane
+    kind, stem = export
+    button = pn.widgets.FileDownload(
+        callback=lambda: io.BytesIO(figure_bytes(paper_figure(kind, obj))),
+        filename=f"{stem}.png",
+        label="Save as figure (PNG)",
+        embed=False,
+        width=180,
+        margin=(0, 10),
+        css_classes=["reawaken-export"],
+    )
+    return pn.Column(pane, button, sizing_mode=None if panels else "stretch_width")
 
 
 def guarded(what: str) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
@@ -68,20 +105,82 @@ def guarded(what: str) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
     return decorate
 
 
-def run_card(title: str, *objects: Any) -> pn.Card:
-    """A collapsible card holding one run's figures."""
-    return pn.Card(
-        *objects, title=title, sizing_mode="stretch_width", collapsible=True, margin=(5, 5)
+#: Selected runs whose cards open at once; the others open (and are drawn) when clicked.
+OPEN_CARDS = 4
+
+
+def run_card(title: str, *objects: Any, build: Callable[[], Any] | None = None) -> pn.Card:
+    """A collapsible card holding one run's figures.
+
+    With ``build``, the card starts collapsed and calls ``build()`` for its contents the
+    first time it is opened: a page with many runs draws only the cards one looks at.
+    """
+    card = pn.Card(
+        *objects,
+        title=title,
+        sizing_mode="stretch_width",
+        collapsible=True,
+        collapsed=build is not None,
+        margin=(5, 5),
     )
+    if build is not None:
+
+        def fill(event: Any) -> None:
+            if not event.new and not card.objects:
+                card.objects = [build()]
+
+        card.param.watch(fill, "collapsed")
+    return card
+
+
+class CardCache:
+    """Reuse the card of a run whose data and options did not change (e.g. a finished run
+
+    while another is still training): its plots are not rebuilt when the page refreshes.
+    """
+
+    def __init__(self) -> None:
+        self._cards: dict[tuple[Any, ...], pn.Card] = {}
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], pn.Card]) -> pn.Card:
+        card = self._cards.get(key)
+        if card is None:
+            card = self._cards[key] = make()
+        return card
+
+    def keep(self, keys: list[tuple[Any, ...]]) -> None:
+        """Forget the cards not in ``keys`` (runs unselected or changed)."""
+        self._cards = {key: card for key, card in self._cards.items() if key in keys}
 
 
 def cards_of_selected_runs(
-    entries: list[Any], build: Callable[[str, Path], pn.viewable.Viewable]
+    entries: list[Any],
+    build: Callable[[str, Path], pn.viewable.Viewable],
+    title: Callable[[str], str],
+    cache: CardCache,
+    options: tuple[Any, ...] = (),
 ) -> pn.viewable.Viewable:
-    """One card per selected run (``build(name, path)``), or a hint when none is selected."""
+    """One card per selected run (``build(name, path)``), or a hint when none is selected.
+
+    The first :data:`OPEN_CARDS` cards are drawn open; the rest are drawn when opened.
+    Cards are reused while their run's progress and the ``options`` stay the same.
+    """
     if not entries:
         return message("Select a run on the Runs page.", "info")
-    return pn.Column(*(build(e.name, e.path) for e in entries), sizing_mode="stretch_width")
+    keys, cards = [], []
+    for index, entry in enumerate(entries):
+        key = (entry.name, entry.completed_steps, entry.status, index < OPEN_CARDS, *options)
+        keys.append(key)
+
+        def make(entry: Any = entry, index: int = index) -> pn.Card:
+            contents = functools.partial(build, entry.name, entry.path)
+            if index < OPEN_CARDS:
+                return run_card(title(entry.name), contents())
+            return run_card(title(entry.name), build=contents)
+
+        cards.append(cache.get(key, make))
+    cache.keep(keys)
+    return pn.Column(*cards, sizing_mode="stretch_width")
 
 
 def lazy(method: Callable[..., Any]) -> pn.param.ParamMethod:

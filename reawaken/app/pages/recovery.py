@@ -12,9 +12,16 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, load_run
-from reawaken.app.pages.common import figure, guarded, lazy, message, run_card
+from reawaken.app.pages.common import (
+    CardCache,
+    cards_of_selected_runs,
+    figure,
+    guarded,
+    lazy,
+    message,
+)
 from reawaken.app.state import AppState
 from reawaken.errors import ReawakenError
 
@@ -47,6 +54,7 @@ class RecoveryPage(Viewer):
             label="Documents", options=self._doc_options(), value=list(self.state.docs), width=320
         )
         self.doc_choice.link(self.state, value="docs")
+        self._cards = CardCache()
         self.state.param.watch(self._update_options, ["selected", "runs"])
 
     def _doc_options(self) -> list[int]:
@@ -77,7 +85,9 @@ class RecoveryPage(Viewer):
         if not docs:
             return pn.Column(*problems, message("Choose one or more documents above.", "info"))
         losses = {name: ds.loss for name, ds in runs.items()}
-        return pn.Column(*problems, figure(plots.document_loss(losses, docs=docs)))
+        overlay = plots.document_loss(losses, docs=docs, colors=self.state.colors_of(list(runs)))
+        stem = "recovery_doc" + "_".join(str(d) for d in docs)
+        return pn.Column(*problems, figure(overlay, export=("recovery_doc", stem)))
 
     @param.depends("state.selected", "state.version", "ragged")
     @guarded("Aligned curves")
@@ -86,13 +96,14 @@ class RecoveryPage(Viewer):
         runs, problems = self._loaded()
         results = {
             name: analysed(
-                self.state.runs_dir, ds.attrs["path"], "aligned_curves", ragged=self.ragged
+                self.state.runs_dir, ds.attrs["path"], analysis.aligned_curves, ragged=self.ragged
             )
             for name, ds in runs.items()
         }
         if not results:
             return pn.Column(*problems)
-        return pn.Column(*problems, figure(plots.aligned_curves(results)))
+        overlay = plots.aligned_curves_plot(results, colors=self.state.colors_of(list(results)))
+        return pn.Column(*problems, figure(overlay, export=("aligned_curves", "aligned_curves")))
 
     @param.depends("state.selected", "state.version")
     @guarded("Recovery scores")
@@ -100,30 +111,86 @@ class RecoveryPage(Viewer):
         """The paper's recovery score RS(n) per presentation, one line per run."""
         runs, problems = self._loaded()
         results = {
-            name: analysed(self.state.runs_dir, ds.attrs["path"], "paper_recovery_score")
+            name: analysed(self.state.runs_dir, ds.attrs["path"], analysis.paper_recovery_score)
             for name, ds in runs.items()
         }
         if not results:
             return pn.Column(*problems)
-        return pn.Column(*problems, figure(plots.recovery_scores(results)))
+        overlay = plots.recovery_scores(results, colors=self.state.colors_of(list(results)))
+        return pn.Column(*problems, figure(overlay, export=("recovery_scores", "recovery_scores")))
 
-    def _run_figures(self, name: str, path: str) -> pn.viewable.Viewable:
+    @param.depends("state.selected", "state.version")
+    @guarded("Online loss")
+    def online(self) -> pn.viewable.Viewable:
+        """The loss of the document about to be trained, per episode (paper Fig. 1c)."""
+        runs, _ = self._loaded()  # the scores beside it already say which runs cannot open
+        results = {
+            name: analysed(self.state.runs_dir, ds.attrs["path"], analysis.prequential_loss)
+            for name, ds in runs.items()
+        }
+        if not results:
+            return pn.Column()
+        overlay = plots.online_loss(results, colors=self.state.colors_of(list(results)))
+        return figure(overlay, export=("online_loss", "online_loss"))
+
+    def _matrices(self) -> dict[str, object]:
+        """Each selected run's recovery matrix, or the error that stops it."""
+        by_distance = self.matrix_order == "cyclic distance"
+        matrices: dict[str, object] = {}
+        for entry in self.state.entries():
+            try:
+                matrices[entry.name] = analysed(
+                    self.state.runs_dir,
+                    entry.path,
+                    analysis.recovery_matrix,
+                    by_distance=by_distance,
+                )
+            except ReawakenError as error:
+                matrices[entry.name] = error
+        return matrices
+
+    def _run_figures(
+        self, name: str, path: str, matrix: object, limit: float
+    ) -> pn.viewable.Viewable:
         @guarded(f"Run {name}")
         def build() -> pn.viewable.Viewable:
+            if isinstance(matrix, Exception):
+                raise matrix
             ds = load_run(self.state.runs_dir, path)
-            by_distance = self.matrix_order == "cyclic distance"
-            matrix = analysed(self.state.runs_dir, path, "recovery_matrix", by_distance=by_distance)
             heat: hv.Element = plots.loss_heatmap(ds.loss)
-            return pn.Row(figure(heat), figure(plots.recovery_matrix(matrix)))
+            stem = "recovery_matrix" + ("_by_distance" if "distance" in matrix.dims else "")
+            row = pn.Row(
+                figure(heat, export=("loss_heatmap", f"loss_heatmap_{name}")),
+                figure(
+                    plots.recovery_matrix_plot(matrix, limit=limit),
+                    export=("recovery_matrix", f"{stem}_{name}"),
+                ),
+            )
+            if "pairwise_loss_change" in ds:  # added by `reawaken pairwise` (Fig. 8b, 23)
+                pairwise = analysed(self.state.runs_dir, path, analysis.pairwise_recovery)
+                row.append(
+                    figure(
+                        plots.recovery_matrix_plot(pairwise),
+                        export=("recovery_matrix", f"pairwise_recovery_{name}"),
+                    )
+                )
+            return row
 
-        return run_card(f"{name}: loss heatmap and recovery matrix", build())
+        return build()
 
     @param.depends("state.selected", "state.version", "matrix_order")
     def per_run(self) -> pn.viewable.Viewable:
-        """Loss heatmap and recovery matrix of each selected run."""
-        return pn.Column(
-            *(self._run_figures(entry.name, entry.path) for entry in self.state.entries()),
-            sizing_mode="stretch_width",
+        """Loss heatmap and recovery matrix of each selected run, matrices on one colour scale."""
+        matrices = self._matrices()
+        limit = plots.symmetric_limit(
+            *(m for m in matrices.values() if not isinstance(m, Exception))
+        )
+        return cards_of_selected_runs(
+            self.state.entries(),
+            lambda name, path: self._run_figures(name, path, matrices[name], limit),
+            title=lambda name: f"{name}: loss heatmap and recovery matrix",
+            cache=self._cards,
+            options=(self.matrix_order, limit),
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -136,7 +203,7 @@ class RecoveryPage(Viewer):
         return pn.Column(
             controls,
             pn.Row(lazy(self.document_curves), lazy(self.aligned), sizing_mode="stretch_width"),
-            lazy(self.scores),
+            pn.Row(lazy(self.scores), lazy(self.online), sizing_mode="stretch_width"),
             lazy(self.per_run),
             sizing_mode="stretch_width",
         )

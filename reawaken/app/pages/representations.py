@@ -1,24 +1,28 @@
 """The Representations page: how similar documents' hidden states are, and how they settle.
 
 Left, document-by-document similarity at a snapshot chosen with the player; right, one
-document's similarity to itself across all snapshots (paper Fig. 8d).
+document's similarity to itself across all snapshots (paper Fig. 8d); below, the documents in
+the plane of their top two principal components at that snapshot (paper Fig. 11).
 """
 
 from __future__ import annotations
 
+import functools
+
 import panel as pn
 import param
+import xarray as xr
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, latest_snapshot, load_run, require
 from reawaken.app.pages.common import (
+    CardCache,
     cards_of_selected_runs,
     figure,
     guarded,
     lazy,
     message,
-    run_card,
 )
 from reawaken.app.state import AppState
 from reawaken.errors import ReawakenError
@@ -47,85 +51,125 @@ class RepresentationsPage(Viewer):
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
-        self.player = pn.widgets.Player(
-            label="Snapshot",
-            start=0,
-            end=1,
+        # The player steps through the snapshots by the step they were taken after, so its
+        # label and the plots' titles name the same step, also while a run is written.
+        self.player = pn.widgets.DiscretePlayer(
+            label="Snapshot after step",
+            options=[0],
             value=0,
-            interval=500,
+            interval=700,
             loop_policy="once",
             show_value=True,
-            width=420,
+            width=520,
+            # Room for the loop-policy radio buttons under the player's buttons.
+            height=115,
+            margin=(5, 10),
         )
         self.doc_choice = pn.widgets.IntInput(
-            label="Document over snapshots", value=0, start=0, width=160
+            label="Document over snapshots", value=0, start=0, width=180
         )
+        self._cards = CardCache()
         self._sync_player()
-        self.player.link(self.state, value="snapshot")
+        self.player.param.watch(self._on_player, "value")
         self.doc_choice.link(self.state, value="doc")
         self.state.param.watch(self._update_widgets, ["selected", "runs"])
 
-    def _snapshot_count(self) -> int:
-        counts = [0]
+    def _snapshot_steps(self) -> list[int]:
+        """Steps of the snapshots written so far in any selected run, in order."""
+        steps: set[int] = set()
         for entry in self.state.entries():
             try:
-                counts.append(load_run(self.state.runs_dir, entry.path).sizes.get("snapshot", 0))
+                ds = load_run(self.state.runs_dir, entry.path)
             except ReawakenError:
                 continue  # the run's card says what is wrong with it
-        return max(counts)
+            if "snapshot_step" in ds.coords:
+                written = ds["snapshot_step"].values[: latest_snapshot(ds) + 1]
+                steps.update(int(step) for step in written)
+        return sorted(steps)
+
+    def _on_player(self, event: param.parameterized.Event) -> None:
+        options = self.player.options
+        latest = bool(options) and event.new == options[-1]
+        self.state.snapshot_step = -1 if latest else int(event.new)
 
     def _update_widgets(self, event: param.parameterized.Event) -> None:
         self._sync_player()
 
     def _sync_player(self) -> None:
         """Fit the player to the selected runs' snapshots; stay on the latest if it was there."""
-        end = max(self._snapshot_count() - 1, 0)
-        latest = self.state.snapshot < 0 or self.player.value >= self.player.end
-        value = end if latest else min(self.player.value, end)
+        steps = self._snapshot_steps() or [0]
+        chosen = self.state.snapshot_step
+        value = steps[-1] if chosen < 0 else max((s for s in steps if s <= chosen), default=0)
         # Without events: this only shows where the player stands, it asks for no new plot.
-        with param.parameterized.discard_events(self.state):
-            self.player.param.update(end=max(end, 1), value=value)
+        with param.parameterized.discard_events(self.player):
+            self.player.param.update(options=steps, value=value)
+
+    def _snapshot_of(self, ds: xr.Dataset) -> int:
+        """The run's last written snapshot at or before the chosen step (-1 if none)."""
+        last = latest_snapshot(ds)
+        if self.state.snapshot_step < 0 or last < 0:
+            return last
+        steps = ds["snapshot_step"].values[: last + 1]
+        return max(int((steps <= self.state.snapshot_step).sum()) - 1, 0)
 
     def _run_figures(self, name: str, path: str) -> pn.viewable.Viewable:
         @guarded(f"Run {name}")
         def build() -> pn.viewable.Viewable:
             ds = load_run(self.state.runs_dir, path)
             require(ds, "activation", "representation views", _HINT)
-            last = latest_snapshot(ds)
-            if last < 0:
+            snapshot = self._snapshot_of(ds)
+            if snapshot < 0:
                 return message(
                     "No snapshot written yet; this page fills in as the run goes.", "info"
                 )
-            snapshot = last if self.state.snapshot < 0 else min(self.state.snapshot, last)
-            between = analysed(
+            similarity = functools.partial(
+                analysed,
                 self.state.runs_dir,
                 path,
-                "representation_similarity",
+                analysis.representation_similarity,
                 method=self.method,
-                snapshot=snapshot,
             )
+            between = similarity(snapshot=snapshot)
             doc = min(self.state.doc, ds.sizes["doc"] - 1)
-            over_time = analysed(
-                self.state.runs_dir, path, "representation_similarity", method=self.method, doc=doc
-            )
+            over_time = similarity(doc=doc)
             left = plots.document_similarity(between, method=self.method)
             right = plots.snapshot_similarity(
-                over_time, steps_per_epoch=steps_per_epoch(ds), method=self.method
+                over_time,
+                steps_per_epoch=steps_per_epoch(ds),
+                method=self.method,
+                mark_step=int(ds["snapshot_step"].values[snapshot]),
             )
-            return pn.Row(figure(left), figure(right))
+            pca = analysed(self.state.runs_dir, path, analysis.representation_pca)
+            points = plots.document_points(pca.isel(snapshot=snapshot))
+            return pn.Column(
+                pn.Row(
+                    figure(left, export=("similarity", f"similarity_docs_{name}")),
+                    figure(right, export=("similarity", f"similarity_doc{doc}_snapshots_{name}")),
+                ),
+                figure(points, export=("similarity", f"points_pca_{name}")),
+            )
 
-        return run_card(f"{name}: representation similarity", build())
+        return build()
 
-    @param.depends("state.selected", "state.version", "state.snapshot", "state.doc", "method")
+    @param.depends("state.selected", "state.version", "state.snapshot_step", "state.doc", "method")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        return cards_of_selected_runs(self.state.entries(), self._run_figures)
+        return cards_of_selected_runs(
+            self.state.entries(),
+            self._run_figures,
+            title=lambda name: f"{name}: representation similarity",
+            cache=self._cards,
+            options=(self.state.snapshot_step, self.state.doc, self.method),
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        controls = pn.Row(
-            self.player,
-            self.doc_choice,
-            pn.widgets.RadioButtonGroup.from_param(self.param.method),
+        controls = pn.WidgetBox(
+            pn.Row(
+                self.player,
+                self.doc_choice,
+                pn.widgets.RadioButtonGroup.from_param(self.param.method, width=200),
+            ),
             sizing_mode="stretch_width",
+            css_classes=["reawaken-controls"],
         )
         return pn.Column(controls, lazy(self.per_run), sizing_mode="stretch_width")

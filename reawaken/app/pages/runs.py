@@ -24,13 +24,18 @@ COLUMNS = {
     "status": "status",
     "progress": "progress (%)",
     "model": "model",
+    "order": "order",  # cyclic, shuffled, ...
     "T": "T",  # documents in the cycle
     "M": "M",  # gradient steps per document
     "E": "E",  # epochs
     "optimizer": "optimiser",
-    "score": "score",  # mean recovery score of the last epoch
+    "RS": "RS",  # the paper's recovery score at the last epoch (summary's HEADLINE)
     "message": "problem",
 }
+#: Columns of numbers: right-aligned, header and values alike.
+NUMBERS = ("progress", "T", "M", "E", "RS")
+WIDTHS = {"name": 180, "status": 100, "progress": 130, "order": 90, "optimizer": 100, "RS": 80}
+WIDTHS |= {"T": 60, "M": 60, "E": 60}
 
 
 def runs_frame(state: AppState) -> pd.DataFrame:
@@ -52,12 +57,13 @@ def runs_frame(state: AppState) -> pd.DataFrame:
                 "status": status,
                 "progress": round(run.progress, 1),
                 "model": run.model,
+                "order": run.order,
                 # Blank rather than 0 where the store could not be read.
                 "T": run.num_docs or "",
                 "M": run.steps_per_doc or "",
                 "E": run.num_epochs or "",
                 "optimizer": run.optimizer,
-                "score": score,
+                "RS": score,
                 "message": problem,
             }
         )
@@ -78,19 +84,31 @@ class RunsPage(Viewer):
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
+        frame = runs_frame(self.state)
         self.table = pn.widgets.Tabulator(
-            runs_frame(self.state),
+            frame,
             selectable="checkbox",
             disabled=True,
             show_index=False,
             titles=COLUMNS,
             formatters={
-                "progress": {"type": "progress", "max": 100, "legend": True},
-                "score": NumberFormatter(format="0.000", nan_format="–"),
+                "progress": {
+                    "type": "progress",
+                    "max": 100,
+                    "legend": True,
+                    "legendAlign": "right",
+                },
+                "RS": NumberFormatter(format="0.000", nan_format="–", text_align="right"),
                 "message": {"type": "textarea"},
             },
-            layout="fit_columns",
-            widths={"message": "30%", "progress": "10%", "model": "14%"},
+            text_align=dict.fromkeys(NUMBERS, "right"),
+            header_align=dict.fromkeys(NUMBERS, "right"),
+            # The last column stretches to the table's width: no empty filler column.
+            layout="fit_data_stretch",
+            # No sort arrows: they push the headers of numbers off their values.
+            sortable=False,
+            widths=WIDTHS,
+            hidden_columns=self._hidden(frame),
             sizing_mode="stretch_width",
         )
         self._sync_selection()
@@ -107,15 +125,22 @@ class RunsPage(Viewer):
         if chosen != self.state.selected:
             self.state.selected = chosen
 
+    @staticmethod
+    def _hidden(frame: pd.DataFrame) -> list[str]:
+        """Hide the problem column while no run has a problem."""
+        return [] if frame["message"].astype(bool).any() else ["message"]
+
     def _on_runs(self, event: param.parameterized.Event) -> None:
-        self.table.value = runs_frame(self.state)
+        frame = runs_frame(self.state)
+        self.table.hidden_columns = self._hidden(frame)
+        self.table.value = frame
         self._sync_selection()
 
     def __panel__(self) -> pn.viewable.Viewable:
         folder = pn.pane.Markdown(
             f"Runs in `{self.state.runs_dir}` (set `REAWAKEN_RUNS` to read another folder). "
             "Check the runs to show on the other pages. T documents, M steps per document, "
-            "E epochs; score: mean recovery score of the last epoch.",
+            "E epochs; RS: the paper's recovery score RS(E-1) at the last epoch.",
             sizing_mode="stretch_width",
         )
         return pn.Column(folder, self.table, sizing_mode="stretch_width")

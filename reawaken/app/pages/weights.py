@@ -11,14 +11,14 @@ import param
 import xarray as xr
 from panel.viewable import Viewer
 
-from reawaken import plots
+from reawaken import analysis, plots
 from reawaken.app.data import analysed, load_run
 from reawaken.app.pages.common import (
+    CardCache,
     cards_of_selected_runs,
     figure,
     guarded,
     lazy,
-    run_card,
 )
 from reawaken.app.state import AppState
 from reawaken.errors import StoreError
@@ -51,6 +51,10 @@ class WeightsPage(Viewer):
         doc="sketch of all weights, or the chosen weights (auto: the sketch if stored)",
     )
 
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        self._cards = CardCache()
+
     def _source(self, ds: xr.Dataset, name: str) -> str:
         if self.source != "auto":
             if self.source not in ds:
@@ -74,21 +78,28 @@ class WeightsPage(Viewer):
             trajectory = analysed(
                 self.state.runs_dir,
                 path,
-                "weight_trajectory",
+                analysis.weight_trajectory,
                 n_components=int(self.n_components),
                 source=source,
             )
             panels = plots.trajectory_panels(
                 trajectory, n_components=int(self.n_components), color_by=self.color_by
             )
-            return figure(panels)
+            kind = "trajectory_pca" if len(panels) > 1 else "weight_trajectory"
+            return figure(panels, export=(kind, f"trajectory_pca{self.n_components}d_{name}"))
 
-        return run_card(f"{name}: weight trajectory", build())
+        return build()
 
     @param.depends("state.selected", "state.version", "n_components", "color_by", "source")
     def per_run(self) -> pn.viewable.Viewable:
         """One card per selected run."""
-        return cards_of_selected_runs(self.state.entries(), self._run_figures)
+        return cards_of_selected_runs(
+            self.state.entries(),
+            self._run_figures,
+            title=lambda name: f"{name}: weight trajectory",
+            cache=self._cards,
+            options=(self.n_components, self.color_by, self.source),
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(
