@@ -49,6 +49,14 @@ def _written(path: Path, seed: int, blocks: int | None = None) -> Path:
         },
     )
     writer.write_array("tokens", np.arange(T * 5, dtype=np.int32).reshape(T, 5))
+    for index in range(done + 1):  # a snapshot at every written block boundary, as the runner
+        writer.write_snapshot(
+            index,
+            {
+                "activation": rng.random((T, 1, 4)).astype(np.float32),
+                "weight_sketch": rng.random(5).astype(np.float32),
+            },
+        )
     writer.set_progress(steps - 1)
     if blocks is None:
         writer.mark("completed")
