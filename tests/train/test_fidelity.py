@@ -66,7 +66,8 @@ def _update(clip: float | None, model_dir: Path) -> tuple[dict, dict, float]:
     model.zero_grad()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     optimizer = build_optimizer(model, OptimizerConfig(name="sgd", lr=1.0))
-    norm = train_step(model, optimizer, ids, clip_grad_norm=clip).grad_norm
+    loss = lambda: model(input_ids=ids, labels=ids).loss  # noqa: E731
+    norm = train_step(model, optimizer, loss, clip_grad_norm=clip).grad_norm
     change = {n: before[n] - p.detach() for n, p in model.named_parameters()}
     return gradient, change, norm.item()
 
