@@ -595,7 +595,8 @@ def context(
         "--set", "data.context_length=24", "--set", "schedule.steps_per_doc=2",
         "--set", "schedule.num_epochs=2", "--set", "optimizer.name=sgd",
         "--set", "optimizer.lr=0.5", "--set", "probes.sketch_size=16",
-        "--set", "model.pretrained=true",
+        "--set", "model.pretrained=true", "--set", "evaluation.every=step",
+        "--set", "checkpoint.every=doc",
     ]  # fmt: skip
     return Context(tmp_path, tiny, finished_run, *pids)
 

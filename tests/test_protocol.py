@@ -111,7 +111,7 @@ def test_print_config_prints_the_resolved_yaml_without_loading_a_model(
     def no_loading(*args: object, **kwargs: object) -> None:
         raise AssertionError("--print-config loaded a model")
 
-    monkeypatch.setattr("reawaken.train.setup.load_model", no_loading)
+    monkeypatch.setattr("reawaken.train.workload.load_model", no_loading)
     arguments = ["--set", "model.name=missing.gguf", "--threads", "3", "--out", str(tmp_path)]
     assert main(["run", *arguments, "--print-config"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)

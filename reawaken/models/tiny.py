@@ -118,22 +118,8 @@ def save_tiny_gpt2(
     directory: str | Path, *, weights: bool = False, seed: int = 0, **overrides: Any
 ) -> Path:
     """Write a tiny GPT-2 folder with the bundled tokenizer (a stand-in for gpt2-large)."""
-    directory = Path(directory)
-    tokenizer = _bundled_tokenizer()
     settings = {"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 1024, **overrides}
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        **settings,
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    config.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    if weights:
-        torch.manual_seed(seed)
-        AutoModelForCausalLM.from_config(config).save_pretrained(directory)
-    return directory
+    return _save_tiny_causal_lm(GPT2Config, settings, directory, weights=weights, seed=seed)
 
 
 def save_tiny_llama(
@@ -148,8 +134,6 @@ def save_tiny_llama(
     >>> {"config.json", "tokenizer.json"} <= {p.name for p in path.iterdir()}
     True
     """
-    directory = Path(directory)
-    tokenizer = _bundled_tokenizer()
     settings = {
         "hidden_size": 32,
         "num_hidden_layers": 2,
@@ -160,7 +144,16 @@ def save_tiny_llama(
         "tie_word_embeddings": True,  # as SmolLM2's
         **overrides,
     }
-    config = LlamaConfig(
+    return _save_tiny_causal_lm(LlamaConfig, settings, directory, weights=weights, seed=seed)
+
+
+def _save_tiny_causal_lm(
+    config_class: type, settings: dict[str, Any], directory: str | Path, *, weights: bool, seed: int
+) -> Path:
+    """Write a config (and, with ``weights``, a seeded random init) and the bundled tokenizer."""
+    directory = Path(directory)
+    tokenizer = _bundled_tokenizer()
+    config = config_class(
         vocab_size=len(tokenizer),
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -80,13 +80,11 @@ def test_real_gguf_model_is_pretrained_far_below_a_random_init() -> None:
     config = load_config(
         overrides=[f"model.name={SMOLLM2}", "data.num_docs=4", "data.context_length=64"]
     )
-    from reawaken.train.evaluate import evaluate_documents, make_batches
     from reawaken.train.setup import prepare
 
     losses = []
     for pretrained in (True, False):
         model = config.model.model_copy(update={"pretrained": pretrained, "init_scheme": "default"})
-        loaded, documents, _, _ = prepare(config.model_copy(update={"model": model}))
-        batches = make_batches(documents, pad_id=loaded.pad_id, device=loaded.device)
-        losses.append(evaluate_documents(loaded.model, batches)[0].mean().item())
+        workload, _, _ = prepare(config.model_copy(update={"model": model}))
+        losses.append(workload.evaluate([]).loss.mean().item())
     assert losses[0] < 0.5 * losses[1], losses  # ~3 nats against ~10.8 = ln(49152)
