@@ -49,21 +49,23 @@ def die():
 
 real_step, real_write, real_save = runner.train_step, RunWriter.write_steps, checkpoint.save_file
 
+# Each point counts its own calls: block writes and checkpoints run on the writer thread, so
+# a count shared with the training thread's steps would depend on the threads' interleaving.
 def step(*args):
     result = real_step(*args)
-    if due():
+    if point == "step" and due():
         die()
     return result
 
 def write(self, start, arrays):
-    if start > 0 and due():
+    if point == "write" and start > 0 and due():
         real_write(self, start, {"loss": arrays["loss"]})
         die()
     return real_write(self, start, arrays)
 
 def save(tensors, filename):
     real_save(tensors, filename)
-    if due():
+    if point == "checkpoint" and due():
         die()
 
 runner.train_step, RunWriter.write_steps, checkpoint.save_file = step, write, save
