@@ -309,12 +309,17 @@ def test_a_run_to_a_url_uploads_its_store(tiny_set: dict[str, Any]) -> None:
     fs.rm(url.rsplit("/", 1)[0], recursive=True)
 
 
+# One throwaway token per test process: Ray reads the token once per process, so a second
+# local cluster started with a new token would reject the driver (InvalidAuthToken).
+RAY_TEST_TOKEN = secrets.token_hex(16)
+
+
 @pytest.fixture
 def ray_cluster_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Ray's token auth (on by default for local clusters since 2.59) with a throwaway token in
     the environment, so nothing is written to ~/.ray; Ray is always shut down afterwards."""
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)  # ray.init sets it: restored after
-    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))
+    monkeypatch.setenv("RAY_AUTH_TOKEN", RAY_TEST_TOKEN)
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     ray = pytest.importorskip("ray")
     yield ray
