@@ -12,7 +12,13 @@ import xarray as xr
 
 from reawaken.errors import StoreError
 
-__all__ = ["RecoveryUndefinedWarning", "describe", "require", "require_dataset"]
+__all__ = [
+    "RecoveryUndefinedWarning",
+    "activation_at_layer",
+    "describe",
+    "require",
+    "require_dataset",
+]
 
 
 class RecoveryUndefinedWarning(RuntimeWarning):
@@ -63,3 +69,29 @@ def require(
             message += f" (coordinate {name!r} has dims {tuple(ds[name].dims)})"
         raise StoreError(message + (f"; {hint}" if hint else ""))
     return ds[name]
+
+
+def activation_at_layer(ds: xr.Dataset, func: str, layer: int) -> xr.DataArray:
+    """The stored ``activation`` at one layer (by position, -1 = last), or a clear error.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"activation": (("snapshot", "doc", "layer", "hidden"),
+    ...                                 [[[[1.0], [2.0]]]])}, coords={"layer": [0, 3]})
+    >>> activation_at_layer(ds, "f", -1).values.tolist()
+    [[[2.0]]]
+    """
+    activation = require(
+        ds,
+        func,
+        "activation",
+        ("snapshot", "doc", "layer", "hidden"),
+        hint="store activations with probes.activation_layers and snapshots on",
+    )
+    layers = activation.sizes["layer"]
+    if not -layers <= layer < layers:
+        raise StoreError(
+            f"{func}: layer={layer} is out of range; this run stored {layers} layer(s) "
+            f"{activation['layer'].values.tolist()} (layer selects by position, -1 = last)"
+        )
+    return activation.isel(layer=layer)

@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from reawaken.analysis._batch import Batch, zero_absent_features
-from reawaken.analysis._checks import require
+from reawaken.analysis._checks import activation_at_layer
 
 __all__ = ["representation_pca"]
 
@@ -56,13 +56,7 @@ def representation_pca(ds: xr.Dataset, *, n_components: int = 2, layer: int = -1
     func = "representation_pca"
     if n_components < 1:
         raise ValueError(f"{func}: n_components must be at least 1, got {n_components}")
-    activation = require(
-        ds,
-        func,
-        "activation",
-        ("snapshot", "doc", "layer", "hidden"),
-        hint="store activations with probes.activation_layers and snapshots on",
-    ).isel(layer=layer)
+    activation = activation_at_layer(ds, func, layer)
     core = ("snapshot", "doc", "hidden")
     batch = Batch.of(activation, core)
     values = batch.values(activation, core).astype(np.float64)  # (B, snapshot, doc, hidden)

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from reawaken.analysis._batch import Batch, zero_absent_features
-from reawaken.analysis._checks import require
+from reawaken.analysis._checks import activation_at_layer, require
 from reawaken.errors import StoreError
 
 __all__ = ["cosine_matrix", "gradient_similarity", "linear_cka_matrix", "representation_similarity"]
@@ -158,20 +158,7 @@ def representation_similarity(
     func = "representation_similarity"
     if method not in ("cosine", "cka"):
         raise ValueError(f"{func}: method must be 'cosine' or 'cka', got {method!r}")
-    activation = require(
-        ds,
-        func,
-        "activation",
-        ("snapshot", "doc", "layer", "hidden"),
-        hint="store activations with probes.activation_layers and snapshots on",
-    )
-    layers = activation.sizes["layer"]
-    if not -layers <= layer < layers:
-        raise StoreError(
-            f"{func}: layer={layer} is out of range; this run stored {layers} layer(s) "
-            f"{activation['layer'].values.tolist()} (layer selects by position, -1 = last)"
-        )
-    activation = activation.isel(layer=layer)
+    activation = activation_at_layer(ds, func, layer)
     core = ("snapshot", "doc", "hidden")
     batch = Batch.of(activation, core)
     values = batch.values(activation, core).astype(np.float64)  # (B, snapshot, doc, hidden)

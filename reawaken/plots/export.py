@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -166,14 +166,22 @@ def _matrix(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
     }
 
 
+def _with_activations(
+    runs: Mapping[str, xr.Dataset], figures: str
+) -> Iterator[tuple[str, xr.Dataset]]:
+    """The runs that stored activation snapshots; the others are named in a warning."""
+    for name, ds in runs.items():
+        if "activation" in ds and ds.sizes.get("snapshot", 0) > 0:
+            yield name, ds
+        else:
+            logger.warning("run %s has no activation snapshots: %s skipped", name, figures)
+
+
 def _similarity(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str, Figure]:
     from reawaken import analysis
 
     figures: dict[str, Figure] = {}
-    for name, ds in runs.items():
-        if "activation" not in ds or ds.sizes.get("snapshot", 0) == 0:
-            logger.warning("run %s has no activation snapshots: similarity figures skipped", name)
-            continue
+    for name, ds in _with_activations(runs, "similarity figures"):
         between = analysis.representation_similarity(ds)
         figures[f"similarity_docs{_suffix(runs, name)}"] = paper_figure(
             "similarity", document_similarity(between, method="cosine")
@@ -193,10 +201,7 @@ def _points(runs: Mapping[str, xr.Dataset]) -> dict[str, Figure]:
     from reawaken import analysis
 
     figures: dict[str, Figure] = {}
-    for name, ds in runs.items():
-        if "activation" not in ds or ds.sizes.get("snapshot", 0) == 0:
-            logger.warning("run %s has no activation snapshots: points figure skipped", name)
-            continue
+    for name, ds in _with_activations(runs, "points figure"):
         pca = analysis.representation_pca(ds)
         written = np.flatnonzero(np.isfinite(pca["projection"].values).all(axis=(1, 2)))
         if not len(written):
