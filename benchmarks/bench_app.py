@@ -15,12 +15,15 @@ A page has *settled* when the server is not busy (the header's busy indicator is
 Bokeh model or canvas has been added or changed for ``QUIET_S``; the time reported runs to
 the last change, not to the end of the quiet period. Budgets (issue 13): 1.5 s with 2 runs,
 4 s with 20 runs, on an idle 2-core machine. Numbers depend on the machine's load: compare
-the ratios printed at the end, measured in one process.
+the ratios printed at the end, measured in one process. The last line printed is one JSON
+object with every figure (``null`` for a page that did not settle within 120 s).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import socket
 import subprocess
@@ -147,15 +150,21 @@ def serve(folder: Path, log: Path, repo: Path) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def settle(page: object, start: float, timeout: float = 120) -> float:
-    """Seconds from ``start`` to the page's last change before a quiet period of QUIET_S."""
-    last_state, last_change = None, time.perf_counter()
+def settle(page: object, start: float, before: dict | None = None, timeout: float = 120) -> float:
+    """Seconds from ``start`` to the page's last change before a quiet period of QUIET_S.
+
+    With ``before`` (the page's state before the action), quiet counts only once the page
+    has changed from it: a server busy building a page sends nothing, not even its busy
+    indicator, so a page that has not started to change is not settled.
+    """
+    last_state, last_change, changed = None, time.perf_counter(), before is None
     while time.perf_counter() - start < timeout:
         state = page.evaluate(PAGE_STATE)
         now = time.perf_counter()
-        if state != last_state or state["busy"]:
+        changed = changed or state != before
+        if state != last_state or state["busy"] or not changed:
             last_state, last_change = state, now
-        elif now - last_change >= QUIET_S and state["canvases"] + state["text"] > 0:
+        elif now - last_change >= QUIET_S and state["models"] > 0:
             return last_change - start
         time.sleep(0.05)
     return float("nan")
@@ -166,8 +175,9 @@ def tick_all(page: object) -> None:
     header = page.locator(".tabulator-col.tabulator-frozen-left input[type='checkbox']").first
     rows = page.locator(".tabulator-row")
     for _ in range(2):
+        before = page.evaluate(PAGE_STATE)
         header.click()
-        settle(page, time.perf_counter())
+        settle(page, time.perf_counter(), before)
         if rows.locator("input[type='checkbox']:checked").count() == rows.count():
             return
     raise RuntimeError("could not tick every run")
@@ -204,9 +214,10 @@ def bench_folder(
         settle(page, time.perf_counter())
         tick_all(page)
         for name in pages[1:] + pages[:1]:
+            before = page.evaluate(PAGE_STATE)
             start = time.perf_counter()
             page.locator(".bk-tab", has_text=name.capitalize()).click()
-            results[("switch", name)] = settle(page, start)
+            results[("switch", name)] = settle(page, start, before)
             if shots is not None:
                 page.screenshot(path=shots / f"{count}runs-{name}.png", full_page=True)
         context.close()
@@ -268,14 +279,43 @@ def main() -> None:
                 row += f" | {values[1] / values[0]:.1f}"
             print(row + " |")
     print(f"served from {args.repo.resolve()}")
+    load = os.getloadavg()
+    print(f"load average (1, 5, 15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
     for count in counts:
-        worst = max(table[count].values())
+        worst = _slowest(table[count])
         budget = BUDGET_S.get(count)
         if budget:
             print(
                 f"{count} runs: slowest page {worst:.2f} s = {worst / budget:.1f} x the "
                 f"{budget} s budget (the budget is for an idle machine)"
             )
+    record = {
+        "benchmark": "bench_app",
+        "quiet_s": QUIET_S,
+        "load_average": [round(v, 2) for v in load],
+        "cpus": os.cpu_count(),
+        "repo": str(args.repo.resolve()),
+        "settle_s": {
+            str(count): {
+                f"{action}:{name}": _number(v) for (action, name), v in table[count].items()
+            }
+            for count in counts
+        },
+        "budget_s": {str(c): BUDGET_S.get(c) for c in counts},
+        "slowest_s": {str(c): _number(_slowest(table[c])) for c in counts},
+    }
+    print(json.dumps(record))
+
+
+def _slowest(times: dict[tuple[str, str], float]) -> float:
+    """The slowest page; infinite if one did not settle."""
+    return max(t if math.isfinite(t) else math.inf for t in times.values())
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: a page that did not settle is null."""
+    return round(value, 3) if math.isfinite(value) else None
 
 
 if __name__ == "__main__":

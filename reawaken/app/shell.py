@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ __all__ = ["PAGES", "REFRESH_ENV", "App", "runs_folder"]
 logger = logging.getLogger(__name__)
 PAGES = ("runs", "recovery", "representations", "weights", "mechanism", "sweep")
 REFRESH_ENV = "REAWAKEN_REFRESH_S"
+#: One warm-up at a time per server: a second session finds the results cached.
+_WARMING = threading.Lock()
 
 
 def _closed_socket(context: dict[str, Any]) -> bool:
@@ -109,6 +112,29 @@ class App(Viewer):
         self.tabs.param.watch(lambda event: setattr(self, "page", PAGES[event.new]), "active")
         self.param.watch(lambda event: setattr(self.tabs, "active", PAGES.index(event.new)), "page")
 
+    def warm(self) -> None:
+        """Compute every readable run's results for the pages' current options, run by run.
+
+        Started in a background thread when a served session starts (``panel serve --warm``
+        starts one before the first visitor), so the first look at a page with many runs
+        finds their analyses cached (``pn.cache``, shared by all sessions); cheap when they
+        already are. A run that cannot be read is skipped: its page says why.
+        """
+        if not _WARMING.acquire(blocking=False):
+            return
+        try:
+            entries = [run for run in self.state.runs if run.readable]
+            for name in ("recovery", "weights", "representations"):
+                for entry in entries:
+                    try:
+                        self.pages[name].prepare(entry.path)
+                    except Exception as error:  # shown (or not needed) when the page is drawn
+                        logger.debug("warming %s for %s: %s", name, entry.name, error)
+            with contextlib.suppress(Exception):
+                self.pages["sweep"].prepare()
+        finally:
+            _WARMING.release()
+
     def start(self) -> None:
         """In a served session: keep the page in the URL and refresh periodically."""
         if pn.state.curdoc is None or pn.state.curdoc.session_context is None:
@@ -124,6 +150,7 @@ class App(Viewer):
             callback=self.state.refresh, period=int(self.refresh_seconds * 1000), background=True
         )
         refresh.start()
+        threading.Thread(target=self.warm, name="reawaken-warm", daemon=True).start()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.tabs

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+import colorcet
 import holoviews as hv
 
 # Registering both plotting backends is what lets options be set for each of them.
@@ -44,7 +45,8 @@ T = TypeVar("T", bound=hv.core.Dimensioned)
 BACKENDS = ("bokeh", "matplotlib")
 #: Above this many points an interactive view is rasterised or downsampled (see ``large.py``).
 MAX_POINTS = 200_000
-#: Category10: distinguishable on screen and in print, colour-blind safe for the first few.
+#: Category10 (distinguishable on screen and in print, colour-blind safe for the first few),
+#: then the rest of Glasbey's categorical palette that extends it: 256 distinct run colours.
 PALETTE = (
     "#1f77b4",
     "#ff7f0e",
@@ -56,6 +58,7 @@ PALETTE = (
     "#7f7f7f",
     "#bcbd22",
     "#17becf",
+    *colorcet.palette["glasbey_category10"][10:],
 )
 
 #: Line widths of every curve: screen pixels (Bokeh), print points (Matplotlib).
@@ -79,8 +82,10 @@ def color(index: int) -> str:
 
     Examples
     --------
-    >>> color(0) == color(10)
+    >>> color(10) != color(0) and color(0) == color(len(PALETTE))
     True
+    >>> len(set(color(i) for i in range(40)))  # many runs, many colours
+    40
     """
     return PALETTE[index % len(PALETTE)]
 

@@ -85,7 +85,7 @@ def sweep_scores(
             )
         )
     spread = values[values > 0] if numeric else np.zeros(0)
-    log = bool(spread.size) and spread.max() / spread.min() >= 10
+    log = bool(spread.size and spread.max() / spread.min() >= 10)
     legend = legend_options(len(groups))
     return styled(
         hv.Overlay(layers),

@@ -358,3 +358,62 @@ def test_mechanism_page_draws_residual_similarity_and_update_sizes_from_the_stor
     np.testing.assert_allclose(layout[0].dimension_values(1), moves[np.isfinite(moves)])
     # alpha stores no gradient sketches: that view says which key would store them
     assert any("grad_sketch" in text for text in alerts(view))
+
+
+@pytest.fixture(scope="module")
+def many_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seven small runs: enough for the many-runs view of the overlays."""
+    from app_stores import write
+
+    runs = tmp_path_factory.mktemp("many")
+    for seed in range(7):
+        write(make_run(seed=seed, snapshots=False, config={"seed": seed}), runs / f"r{seed}.zarr")
+    return runs
+
+
+def test_many_runs_are_drawn_as_one_glyph_per_kind_with_each_runs_data_and_colour(many_runs):
+    from bokeh.models import MultiLine
+
+    state = state_for(many_runs, *(f"r{seed}" for seed in range(7)))
+    page = RecoveryPage(state=state)
+    colors = state.colors_of(state.selected)
+    (fig,) = [pane.object for pane in page.scores().select(pn.pane.Bokeh)]
+    (lines,) = [r for r in fig.renderers if isinstance(r.glyph, MultiLine)]
+    source = lines.data_source.data
+    assert source["series"] == state.selected
+    assert source["color"] == [colors[name] for name in state.selected]
+    for name, ys in zip(source["series"], source["ys"], strict=True):
+        expected = analysis.paper_recovery_score(open_run(many_runs / f"{name}.zarr"))
+        np.testing.assert_allclose(ys, expected.values)
+    legend = [item.label.value for item in fig.legend[0].items]
+    assert legend == state.selected and fig.title.text == "Recovery score"
+    # The document curves: one line per run, its loss of the chosen document.
+    (fig,) = [pane.object for pane in page.document_curves().select(pn.pane.Bokeh)]
+    (lines,) = [r for r in fig.renderers if isinstance(r.glyph, MultiLine)]
+    loss = open_run(many_runs / "r3.zarr").loss.sel(doc=0).values
+    np.testing.assert_allclose(lines.data_source.data["ys"][3], loss[np.isfinite(loss)])
+    assert len(set(lines.data_source.data["color"])) == 7
+
+
+def test_warming_computes_each_runs_results_once_for_every_page(many_runs, monkeypatch):
+    calls: list[str] = []
+
+    def counted(function):
+        def run(ds, **options):
+            calls.append(function.__name__)
+            return function(ds, **options)
+
+        return run
+
+    for name in ("paper_recovery_score", "aligned_curves", "prequential_loss", "recovery_matrix"):
+        monkeypatch.setattr(analysis, name, counted(getattr(analysis, name)))
+    app = App(runs_dir=str(many_runs))
+    app.warm()
+    # Four analyses per run for the recovery page, and the sweep page's score of all runs.
+    assert sorted(set(calls)) == ["aligned_curves", "paper_recovery_score", "prequential_loss",
+                                  "recovery_matrix"] and len(calls) == 4 * 7 + 1  # fmt: skip
+    app.state.selected = [f"r{seed}" for seed in range(7)]
+    page = app.pages["recovery"]
+    for view in (page.aligned, page.scores, page.online, page.per_run):
+        view()
+    assert len(calls) == 4 * 7 + 1  # every figure came from the warmed cache

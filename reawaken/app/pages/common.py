@@ -19,6 +19,7 @@ import panel as pn
 from reawaken.errors import ReawakenError
 from reawaken.plots.export import figure_bytes, paper_figure
 from reawaken.plots.large import for_browser
+from reawaken.plots.series import many_series_figure
 from reawaken.plots.style import for_screen
 
 __all__ = [
@@ -49,7 +50,8 @@ def figure(
     height: int = PLOT_HEIGHT,
     export: tuple[str, str] | None = None,
 ) -> pn.viewable.Viewable:
-    """A HoloViews pane rendered with Bokeh, reduced first if it holds too many points.
+    """A HoloViews pane rendered with Bokeh, reduced first if it holds too many points or
+    too many runs' series (drawn by :func:`~reawaken.plots.series.many_series_figure`).
 
     With ``export=(kind, stem)`` a button under the plot downloads it as ``<stem>.png``, drawn
     for print exactly as ``reawaken figures`` draws a figure of that kind
@@ -57,12 +59,17 @@ def figure(
     their toolbar stays next to them.
     """
     panels = isinstance(obj, hv.Layout)
-    pane = pn.pane.HoloViews(
-        for_screen(for_browser(obj), height=height),
-        backend="bokeh",
-        sizing_mode=None if panels else "stretch_width",
-        min_height=height,
-        linked_axes=False,
+    many = many_series_figure(obj, height=height)
+    pane = (
+        pn.pane.Bokeh(many, sizing_mode="stretch_width", min_height=height)
+        if many is not None
+        else pn.pane.HoloViews(
+            for_screen(for_browser(obj), height=height),
+            backend="bokeh",
+            sizing_mode=None if panels else "stretch_width",
+            min_height=height,
+            linked_axes=False,
+        )
     )
     if export is None:
         return pane

@@ -64,6 +64,19 @@ class RecoveryPage(Viewer):
     def _update_options(self, event: param.parameterized.Event) -> None:
         self.doc_choice.options = self._doc_options()
 
+    def prepare(self, path: str) -> None:
+        """Compute (and cache) what this page shows of one run with its current options.
+
+        The app calls it for every run in the background when it starts, so a page that
+        shows many runs finds their results ready.
+        """
+        load_run(self.state.runs_dir, path)
+        by_distance = self.matrix_order == "cyclic distance"
+        analysed(self.state.runs_dir, path, analysis.aligned_curves, ragged=self.ragged)
+        analysed(self.state.runs_dir, path, analysis.paper_recovery_score)
+        analysed(self.state.runs_dir, path, analysis.prequential_loss)
+        analysed(self.state.runs_dir, path, analysis.recovery_matrix, by_distance=by_distance)
+
     def _loaded(self) -> tuple[dict[str, object], list[pn.viewable.Viewable]]:
         """The selected runs that open, and a message for each that does not."""
         runs, problems = {}, []

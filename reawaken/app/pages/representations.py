@@ -8,6 +8,7 @@ the plane of their top two principal components at that snapshot (paper Fig. 11)
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import panel as pn
 import param
@@ -112,26 +113,40 @@ class RepresentationsPage(Viewer):
         steps = ds["snapshot_step"].values[: last + 1]
         return max(int((steps <= self.state.snapshot_step).sum()) - 1, 0)
 
+    def _results(self, path: str) -> tuple[Any, ...] | None:
+        """The run, its chosen snapshot and document, and their three analyses (None: no
+        snapshot written yet)."""
+        ds = load_run(self.state.runs_dir, path)
+        require(ds, "activation", "representation views", _HINT)
+        snapshot = self._snapshot_of(ds)
+        if snapshot < 0:
+            return None
+        similarity = functools.partial(
+            analysed,
+            self.state.runs_dir,
+            path,
+            analysis.representation_similarity,
+            method=self.method,
+        )
+        doc = min(self.state.doc, ds.sizes["doc"] - 1)
+        between = similarity(snapshot=snapshot)
+        over_time = similarity(doc=doc)
+        pca = analysed(self.state.runs_dir, path, analysis.representation_pca)
+        return ds, snapshot, doc, between, over_time, pca
+
+    def prepare(self, path: str) -> None:
+        """Compute (and cache) what this page shows of one run with its current options."""
+        self._results(path)
+
     def _run_figures(self, name: str, path: str) -> pn.viewable.Viewable:
         @guarded(f"Run {name}")
         def build() -> pn.viewable.Viewable:
-            ds = load_run(self.state.runs_dir, path)
-            require(ds, "activation", "representation views", _HINT)
-            snapshot = self._snapshot_of(ds)
-            if snapshot < 0:
+            results = self._results(path)
+            if results is None:
                 return message(
                     "No snapshot written yet; this page fills in as the run goes.", "info"
                 )
-            similarity = functools.partial(
-                analysed,
-                self.state.runs_dir,
-                path,
-                analysis.representation_similarity,
-                method=self.method,
-            )
-            between = similarity(snapshot=snapshot)
-            doc = min(self.state.doc, ds.sizes["doc"] - 1)
-            over_time = similarity(doc=doc)
+            ds, snapshot, doc, between, over_time, pca = results
             left = plots.document_similarity(between, method=self.method)
             right = plots.snapshot_similarity(
                 over_time,
@@ -139,7 +154,6 @@ class RepresentationsPage(Viewer):
                 method=self.method,
                 mark_step=int(ds["snapshot_step"].values[snapshot]),
             )
-            pca = analysed(self.state.runs_dir, path, analysis.representation_pca)
             points = plots.document_points(pca.isel(snapshot=snapshot))
             return pn.Column(
                 pn.Row(

@@ -72,6 +72,10 @@ class SweepPage(Viewer):
     def _paths(self) -> list[str]:
         return [run.path for run in self.state.runs if run.readable]
 
+    def prepare(self) -> None:
+        """Compute (and cache) the scores of every readable run of the folder."""
+        self._scores()
+
     def _scores(self) -> xr.DataArray | None:
         paths = self._paths()
         return sweep_scores(self.state.runs_dir, paths) if paths else None

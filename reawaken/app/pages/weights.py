@@ -68,20 +68,27 @@ class WeightsPage(Viewer):
             "probes.sketch_size > 0 or probes.weights set"
         )
 
+    def _trajectory(self, name: str, path: str) -> xr.Dataset:
+        ds = load_run(self.state.runs_dir, path)
+        source = self._source(ds, name)
+        if ds.sizes.get("snapshot", 0) < 3:
+            raise StoreError(f"run {name} has fewer than 3 snapshots: no trajectory to show")
+        return analysed(
+            self.state.runs_dir,
+            path,
+            analysis.weight_trajectory,
+            n_components=int(self.n_components),
+            source=source,
+        )
+
+    def prepare(self, path: str) -> None:
+        """Compute (and cache) the trajectory of one run with the current options."""
+        self._trajectory(path, path)
+
     def _run_figures(self, name: str, path: str) -> pn.viewable.Viewable:
         @guarded(f"Run {name}")
         def build() -> pn.viewable.Viewable:
-            ds = load_run(self.state.runs_dir, path)
-            source = self._source(ds, name)
-            if ds.sizes.get("snapshot", 0) < 3:
-                raise StoreError(f"run {name} has fewer than 3 snapshots: no trajectory to show")
-            trajectory = analysed(
-                self.state.runs_dir,
-                path,
-                analysis.weight_trajectory,
-                n_components=int(self.n_components),
-                source=source,
-            )
+            trajectory = self._trajectory(name, path)
             panels = plots.trajectory_panels(
                 trajectory, n_components=int(self.n_components), color_by=self.color_by
             )
