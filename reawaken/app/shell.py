@@ -115,8 +115,8 @@ class App(Viewer):
     def warm(self) -> None:
         """Compute every readable run's results for the pages' current options, run by run.
 
-        Started in a background thread when a served session starts (``panel serve --warm``
-        starts one before the first visitor), so the first look at a page with many runs
+        Started in a background thread by :meth:`template` (``panel serve --warm`` builds one
+        before the first visitor), so the first look at a page with many runs
         finds their analyses cached (``pn.cache``, shared by all sessions); cheap when they
         already are. A run that cannot be read is skipped: its page says why.
         """
@@ -150,14 +150,17 @@ class App(Viewer):
             callback=self.state.refresh, period=int(self.refresh_seconds * 1000), background=True
         )
         refresh.start()
-        threading.Thread(target=self.warm, name="reawaken-warm", daemon=True).start()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.tabs
 
     def template(self) -> pn.template.BaseTemplate:
-        """The app in Panel's template, ready to ``.servable()``."""
+        """The app in Panel's template, ready to ``.servable()``; starts warming the caches.
+
+        ``panel serve --warm`` builds it once before the first visitor: the warm-up starts then.
+        """
         self.start()
+        threading.Thread(target=self.warm, name="reawaken-warm", daemon=True).start()
         header = (
             "Anticipatory recovery in cyclic fine-tuning "
             "([Yang et al. 2024](https://arxiv.org/abs/2403.09613))"

@@ -325,17 +325,21 @@ def test_sweep_page_draws_rs_against_a_config_value_with_an_interval_over_seeds(
     assert len(elements(overlay, hv.Curve)) == 3
 
 
-def test_cards_after_the_fourth_are_drawn_only_when_opened(runs_folder):
+def test_beyond_four_runs_only_the_first_card_is_drawn_until_the_others_are_opened(runs_folder):
+    four = RecoveryPage(state=state_for(runs_folder, "alpha", "beta", "nosnap", "running"))
+    assert [card.collapsed for card in four.per_run().objects] == [False] * 4
     page = RecoveryPage(
         state=state_for(runs_folder, "alpha", "beta", "nosnap", "running", "noloss")
     )
     view = page.per_run()
     cards = view.objects
-    assert [card.collapsed for card in cards] == [False] * 4 + [True]
-    # In the table's order: alpha, beta, noloss (a message), nosnap, running (closed).
-    assert len(figures(view)) == 6 and "'loss' is missing" in alerts(view)[0]
-    assert cards[4].title.startswith("running") and not cards[4].objects
-    cards[4].collapsed = False  # opening it draws it
+    assert [card.collapsed for card in cards] == [False] + [True] * 4
+    # In the table's order: alpha (open), beta, noloss, nosnap, running (closed).
+    assert len(figures(view)) == 2 and not any(card.objects for card in cards[1:])
+    assert cards[2].title.startswith("noloss") and cards[4].title.startswith("running")
+    cards[2].collapsed = False  # opening a card draws it: here a message
+    assert "'loss' is missing" in alerts(cards[2])[0]
+    cards[4].collapsed = False
     assert len(figures(cards[4])) == 2
     # A refresh that changes nothing reuses the cards, plots and all.
     assert all(a is b for a, b in zip(page.per_run().objects, cards, strict=True))

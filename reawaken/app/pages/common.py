@@ -112,7 +112,8 @@ def guarded(what: str) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
     return decorate
 
 
-#: Selected runs whose cards open at once; the others open (and are drawn) when clicked.
+#: Up to this many selected runs, every card opens at once; with more, only the first does
+#: and the others are drawn when opened (a page of 20 runs draws one card, not 20).
 OPEN_CARDS = 4
 
 
@@ -169,19 +170,21 @@ def cards_of_selected_runs(
 ) -> pn.viewable.Viewable:
     """One card per selected run (``build(name, path)``), or a hint when none is selected.
 
-    The first :data:`OPEN_CARDS` cards are drawn open; the rest are drawn when opened.
-    Cards are reused while their run's progress and the ``options`` stay the same.
+    Up to :data:`OPEN_CARDS` runs, every card is drawn open; with more, only the first,
+    and the rest are drawn when opened. Cards are reused while their run's progress, whether
+    it opens, and the ``options`` stay the same.
     """
     if not entries:
         return message("Select a run on the Runs page.", "info")
+    opened = len(entries) if len(entries) <= OPEN_CARDS else 1
     keys, cards = [], []
     for index, entry in enumerate(entries):
-        key = (entry.name, entry.completed_steps, entry.status, index < OPEN_CARDS, *options)
+        key = (entry.name, entry.completed_steps, entry.status, index < opened, *options)
         keys.append(key)
 
         def make(entry: Any = entry, index: int = index) -> pn.Card:
             contents = functools.partial(build, entry.name, entry.path)
-            if index < OPEN_CARDS:
+            if index < opened:
                 return run_card(title(entry.name), contents())
             return run_card(title(entry.name), build=contents)
 
