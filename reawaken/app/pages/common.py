@@ -59,7 +59,8 @@ def figure(
     their toolbar stays next to them.
     """
     panels = isinstance(obj, hv.Layout)
-    many = many_series_figure(obj, height=height)
+    # Overlays of runs' curves (even one run's) are drawn straight with Bokeh: ~10x cheaper.
+    many = many_series_figure(obj, height=height, at_least=1)
     pane = (
         pn.pane.Bokeh(many, sizing_mode="stretch_width", min_height=height)
         if many is not None
