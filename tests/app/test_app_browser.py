@@ -190,10 +190,12 @@ LEGEND_COLORS = """() => {
     for (const m of doc.all_models) {
       if (m.type !== 'LegendItem') continue;
       const color = m.renderers[0].glyph.line_color;
-      // Many runs share one multi-line: its colours are a column, the item names its row.
+      // Runs drawn as one multi-line: its colours are a column, the item names its row.
+      const data = m.renderers[0].data_source.data;
+      const column = (field) => (data instanceof Map ? data.get(field) : data[field]);
       const value = (color && typeof color === 'object')
         ? (color.value ?? (color.field !== undefined
-          ? m.renderers[0].data_source.data.get(color.field)[m.index] : JSON.stringify(color)))
+          ? column(color.field)[m.index] : JSON.stringify(color)))
         : color;
       (out[m.label.value] = out[m.label.value] || []).push(value);
     }
