@@ -38,6 +38,8 @@ PAGES = ("runs", "recovery", "representations", "weights", "mechanism", "sweep")
 REFRESH_ENV = "REAWAKEN_REFRESH_S"
 #: One warm-up at a time per server: a second session finds the results cached.
 _WARMING = threading.Lock()
+#: The folder's fingerprint at the end of its last warm-up: unchanged folders are not re-walked.
+_WARMED: dict[str, tuple[tuple[str, int], ...]] = {}
 
 
 def _closed_socket(context: dict[str, Any]) -> bool:
@@ -123,6 +125,9 @@ class App(Viewer):
         if not _WARMING.acquire(blocking=False):
             return
         try:
+            seen = self.state.fingerprint()
+            if _WARMED.get(self.runs_dir) == seen:
+                return
             entries = [run for run in self.state.runs if run.readable]
             for name in ("recovery", "weights", "representations"):
                 for entry in entries:
@@ -132,6 +137,7 @@ class App(Viewer):
                         logger.debug("warming %s for %s: %s", name, entry.name, error)
             with contextlib.suppress(Exception):
                 self.pages["sweep"].prepare()
+            _WARMED[self.runs_dir] = seen
         finally:
             _WARMING.release()
 
