@@ -21,6 +21,8 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from reawaken.store.schema import V1_INDEX_COORDINATES
+
 __all__ = ["read_lean"]
 
 
@@ -145,6 +147,8 @@ def read_lean(path: str | Path, variables: Collection[str]) -> xr.Dataset:
         for meta in metas.values()
         for name in meta.get("attributes", {}).get("coordinates", "").split()
     }
+    if root_attrs.get("schema_version") == 1:  # schema v2 drops these (large) indexes
+        metas = {k: v for k, v in metas.items() if k not in V1_INDEX_COORDINATES}
     dims = {name for meta in metas.values() for name in meta.get("dimension_names") or ()}
     coords: dict[str, xr.Variable] = {}
     data: dict[str, xr.Variable] = {}
