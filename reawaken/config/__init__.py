@@ -34,6 +34,7 @@ from reawaken.config.sections import (
     RunConfig,
     ScheduleConfig,
     ToyConfig,
+    stored_total_steps,
 )
 from reawaken.config.smoke import shrink_for_smoke
 
@@ -62,4 +63,5 @@ __all__ = [
     "preset_path",
     "read_yaml_mapping",
     "shrink_for_smoke",
+    "stored_total_steps",
 ]

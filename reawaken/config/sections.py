@@ -32,6 +32,7 @@ __all__ = [
     "ScheduleConfig",
     "ToyConfig",
     "is_builtin",
+    "stored_total_steps",
 ]
 
 BUILTIN_MODELS = ("builtin:tiny-neox",)
@@ -482,3 +483,25 @@ class RunConfig(_Section):
         from reawaken.config.loading import build_config  # loading builds on these sections
 
         return build_config(json.loads(text))
+
+
+def stored_total_steps(config: dict[str, Any]) -> int:
+    """Gradient steps of the run whose resolved config (a store's ``config`` attribute, as a
+    dict) is ``config``: E*T*M plus M per one-off document; 0 where it lacks the sizes.
+
+    Examples
+    --------
+    >>> stored_total_steps({"data": {"num_docs": 3},
+    ...                     "schedule": {"steps_per_doc": 2, "num_epochs": 4}})
+    24
+    >>> stored_total_steps({})
+    0
+    """
+    schedule, data = config.get("schedule", {}), config.get("data", {})
+    try:
+        parsed = ScheduleConfig.model_validate(schedule)
+        num_docs = int(data["num_docs"])
+        lengths = parsed.epoch_lengths(num_docs, int(config.get("seed", 0)))
+    except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+        return 0
+    return int(lengths.sum()) * parsed.steps_per_doc
