@@ -219,8 +219,8 @@ class ScheduleConfig(_Section):
     def _one_off_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
         if (value is not None and not 0 <= value[0] <= value[1]) or value == (0, 0):
             raise ValueError(
-                f"schedule.one_offs must be [low, high] with 0 <= low <= high and high >= 1 "
-                f"(fresh documents per epoch), got {list(value or ())}"
+                "must be [low, high] (fresh documents per epoch) with 0 <= low <= high and "
+                f"high >= 1, got {list(value or ())}"
             )
         return value
 

@@ -142,9 +142,12 @@ def read_lean(path: str | Path, variables: Collection[str]) -> xr.Dataset:
             if (child / "zarr.json").is_file()
         )
     metas = {name: meta for name, meta in found if meta.get("node_type") == "array"}
+    # xarray names a coordinate in the attributes of the arrays on its dims, or, when no data
+    # variable has its dims (e.g. `one_off_source_id`), in the group's own.
+    root_attrs = {k: v for k, v in root_attrs.items() if k != "coordinates"}
     coordinate_names = {
         name
-        for meta in metas.values()
+        for meta in [*metas.values(), root]
         for name in meta.get("attributes", {}).get("coordinates", "").split()
     }
     if root_attrs.get("schema_version") == 1:  # schema v2 drops these (large) indexes
