@@ -22,7 +22,9 @@ from reawaken.train import steps as train_steps
 T, M, E = 3, 2, 2
 
 
-def test_store_matches_schema_v1(finished_run: Path, make_config: Callable[..., RunConfig]) -> None:
+def test_store_matches_the_schema(
+    finished_run: Path, make_config: Callable[..., RunConfig]
+) -> None:
     ds = reawaken.open_run(finished_run)
     steps = E * T * M + 1
     assert ds.sizes["step"] == steps and ds.sizes["doc"] == T
