@@ -14,7 +14,6 @@ import pandas as pd
 import xarray as xr
 
 from reawaken.analysis._checks import RecoveryUndefinedWarning, require
-from reawaken.errors import StoreError
 
 # Public: block_table. The helpers below serve the analysis modules (not re-exported).
 __all__ = ["block_table"]
@@ -32,29 +31,23 @@ def _blocks_of_one_run(
     *,
     steps: np.ndarray,
     docs: pd.Index,
-    one_offs: np.ndarray,
     num_epochs: int,
-    func: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first_step, last_step, cycle_position), each (epoch, doc), of one run's coordinates.
 
     A block starts at an update with ``grad_step`` 0 and ends at the update before the next
     start (or before the first step without an update); every order the package writes has
-    one block per document and epoch. Blocks of one-off documents (labels in ``one_offs``,
-    never evaluated) end the block before them and are not in the table.
+    one block per document and epoch. Blocks of documents that are not labels of ``docs``
+    (one-off documents, never evaluated, or documents left out by a selection such as
+    ``ds.sel(doc=slice(1, None))``) end the block before them and are not in the table.
     """
     updated = trained >= 0
     starts = updated & (grad_step == 0)
     ends = updated & np.append(~updated[1:] | starts[1:], True)
-    updated &= ~np.isin(trained, one_offs)
     doc = docs.get_indexer(np.where(updated, trained, docs[0] if len(docs) else 0))
-    if np.any(updated & (doc < 0)):
-        unknown = sorted(set(trained[updated & (doc < 0)].tolist()))
-        raise StoreError(
-            f"{func}: trained_doc values {unknown[:5]} are labels of neither 'doc' nor 'one_off'"
-        )
-    starts &= updated
-    ends &= updated
+    tracked = updated & (doc >= 0)
+    starts &= tracked
+    ends &= tracked
     table = np.full((3, num_epochs, len(docs)), NONE, dtype=np.int64)
     table[0, epoch[starts], doc[starts]] = steps[starts]
     table[1, epoch[ends], doc[ends]] = steps[ends]
@@ -81,7 +74,8 @@ def block_table(ds: xr.Dataset, *, func: str = "block_table") -> xr.Dataset:
         Dims (``epoch``, ``doc``); variables ``first_step``, ``last_step`` and
         ``cycle_position`` (the block's index in its epoch's order), each -1 where the
         document has no block in that epoch. Epochs may differ in length; one-off documents
-        (the ``one_off`` dim: trained once, never evaluated) have no rows.
+        (the ``one_off`` dim: trained once, never evaluated) have no rows, nor documents
+        left out by a selection on ``doc`` (their blocks still end the ones before them).
 
     Examples
     --------
@@ -111,9 +105,7 @@ def block_table(ds: xr.Dataset, *, func: str = "block_table") -> xr.Dataset:
         kwargs={
             "steps": ds["step"].values,
             "docs": pd.Index(ds["doc"].values),
-            "one_offs": ds["one_off"].values if "one_off" in ds.coords else np.zeros(0, int),
             "num_epochs": max(num_epochs, 0),
-            "func": func,
         },
         dask_gufunc_kwargs={"output_sizes": {"epoch": num_epochs, "doc": ds.sizes["doc"]}},
     )

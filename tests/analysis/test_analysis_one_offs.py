@@ -119,12 +119,31 @@ def test_summary_counts_the_fixed_documents_only(run: xr.Dataset) -> None:
     assert row["steps_per_doc"].item() == M and row["progress"].item() == 1
 
 
-def test_an_unknown_trained_document_is_still_refused(loss: np.ndarray) -> None:
-    ds = synthetic_run(loss, steps_per_doc=M, order=SCHEDULE).drop_vars(
-        ["one_off", "one_off_source_id"]
+def test_the_paper_documents_2_to_T_are_a_selection_before_the_analysis(
+    run: xr.Dataset, loss: np.ndarray
+) -> None:
+    later = run.sel(doc=slice(1, None))
+    table = reawaken.block_table(later)
+    assert table.first_step.values.tolist() == [[3, 5], [13, 15], [21, 23]]
+    np.testing.assert_allclose(
+        reawaken.recovery_score(later).values, reawaken.recovery_score(run).values[:, 1:]
     )
+    ends = {0} | {k * M for k in range(1, len(BLOCKS) + 1)}
+    sums = np.zeros(3)  # RS(2) over documents 1..T-1 only: the paper's ratio of means
+    for doc in range(1, T):
+        a, b = block_steps(doc, 1)[1], block_steps(doc, 2)[0] - 1
+        peak = max(loss[s, doc] for s in range(a, b + 1) if s in ends)
+        sums += [peak, loss[b, doc], loss[a, doc]]
+    peak, before, after = sums / (T - 1)
+    rs = reawaken.paper_recovery_score(later).sel(presentation=2).item()
+    assert rs == pytest.approx((peak - before) / (peak - after), rel=1e-6)
+
+
+def test_a_store_training_an_unknown_document_is_refused(loss: np.ndarray, tmp_path: Path) -> None:
+    ds = synthetic_run(loss, steps_per_doc=M, order=SCHEDULE, arrays={"train_loss": loss[:, 0]})
+    path = write_store(ds.drop_vars(["one_off", "one_off_source_id"]), tmp_path / "bad.zarr")
     with pytest.raises(reawaken.errors.StoreError, match="labels of neither 'doc' nor 'one_off'"):
-        reawaken.block_table(ds)
+        open_run(path)
 
 
 def test_one_off_stores_combine_with_cyclic_ones(run: xr.Dataset, tmp_path: Path) -> None:
