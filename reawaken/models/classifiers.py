@@ -52,6 +52,11 @@ def build_classifier(config: ModelConfig) -> VGG | VisionTransformer:
     """The model of ``config`` with torchvision's random initialisation (seed torch first)."""
     vision = config.vision
     if config.name == "torchvision:vgg19":
+        if vision.crop_size < 32:  # five 2x2 max-pools
+            raise ConfigError(
+                f"config key 'model.vision.crop_size': VGG-19 needs at least 32 pixels (five "
+                f"2x2 max-pools), got {vision.crop_size}"
+            )
         dropout = 0.0 if config.disable_dropout else 0.5
         return vgg19(
             width_divisor=vision.width_divisor, num_classes=vision.num_classes, dropout=dropout

@@ -53,11 +53,11 @@ def _refuse_language_only(config: RunConfig) -> None:
     model, noise = config.model, config.noise
     given = {
         "noise.mask_prob": noise.mask_prob > 0,
-        "noise.window_size / window_shift": noise.windowed,
+        "noise.window_size": noise.window_size is not None,
+        "noise.window_shift": noise.window_shift is not None,
         "model.lora": model.lora is not None,
-        "model.freeze_first_blocks / freeze_last_blocks": bool(
-            model.freeze_first_blocks or model.freeze_last_blocks
-        ),
+        "model.freeze_first_blocks": model.freeze_first_blocks > 0,
+        "model.freeze_last_blocks": model.freeze_last_blocks > 0,
         "model.freeze_embeddings": model.freeze_embeddings,
         "model.architecture": any(v is not None for v in model.architecture.model_dump().values()),
         "data.heldout_field": config.data.heldout_field is not None,
