@@ -74,8 +74,9 @@ VARIABLES: dict[str, VariableSpec] = {
         ("step", "doc"),
         "float32",
         "evaluation loss",
-        "mean next-token cross-entropy of each document after the step (step 0 = before "
-        "training; NaN where the config evaluates less often)",
+        "mean next-token cross-entropy of each document after the step (an image "
+        "classifier: of its batch of images; step 0 = before training; NaN where the config "
+        "evaluates less often)",
         "nats",
     ),
     "train_loss": VariableSpec(
@@ -96,7 +97,8 @@ VARIABLES: dict[str, VariableSpec] = {
         ("doc", "token"),
         "int32",
         "token ids (-1 = padding)",
-        "token ids evaluated (-1 = padding; the toy model: each task's index)",
+        "token ids evaluated (-1 = padding; the toy model: each task's index; an image "
+        "classifier: each image's class)",
     ),
     "heldout_loss": VariableSpec(
         ("step", "heldout_doc"),
