@@ -6,9 +6,9 @@ snapshots) and the budgets of issue 4 (1 s for loss analyses, 5 s for snapshot a
 
 ``python benchmarks/bench_analysis.py --stores 200 [--folder DIR]`` times instead
 ``open_runs`` + ``summary`` over that many paper-size stores written as the runner writes them
-(a chunk per document block; activations of a 768-wide model, a 256-wide sketch), reading
-only what the summary needs (the runs table); budget 8 s. ``--compare`` also times opening
-every store in full and checks that both give the same summary.
+(block by block, in the runner's chunk layout; activations of a 768-wide model, a 256-wide
+sketch), reading only what the summary needs (the runs table); budget 8 s. ``--compare``
+also times opening every store in full and checks that both give the same summary.
 The stores are written once into ``--folder`` (default: a temporary folder) and reused.
 """
 

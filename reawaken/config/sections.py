@@ -12,13 +12,17 @@ import json
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from reawaken.config.base import Section as _Section
+from reawaken.config.vision import VISION_MODELS, VisionConfig, is_vision
 
 __all__ = [
     "BUILTIN_MODELS",
     "GENERATED_SOURCES",
     "LOCAL_DATA_SUFFIXES",
     "TOY_MODELS",
+    "VISION_MODELS",
     "Architecture",
     "CheckpointConfig",
     "DataConfig",
@@ -31,6 +35,7 @@ __all__ = [
     "RunConfig",
     "ScheduleConfig",
     "ToyConfig",
+    "VisionConfig",
     "is_builtin",
     "stored_total_steps",
 ]
@@ -46,13 +51,6 @@ MAX_SEED = 2**32 - 1
 # Mixed into the seed so the one-off counts' random stream differs from the order's and the
 # document sampling's, which draw from the same run seed.
 ONE_OFF_STREAM = 0x1E7
-
-
-class _Section(BaseModel):
-    # inf/NaN (``optimizer.lr=.inf``) are refused like any other out-of-range number
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
-    )
 
 
 class Architecture(_Section):
@@ -108,7 +106,8 @@ class ModelConfig(_Section):
     name: str = Field(
         "builtin:tiny-neox",
         description="hub id (EleutherAI/pythia-1b), local directory, local .gguf file, "
-        "builtin:tiny-neox, or the toy model toy:identity / toy:inverse",
+        "builtin:tiny-neox, the toy model toy:identity / toy:inverse, or an image classifier "
+        "torchvision:vgg19 / torchvision:vit_b_16",
     )
     revision: str = Field("main", description="hub revision, e.g. step0 for Pythia's init")
     pretrained: bool = Field(
@@ -148,11 +147,19 @@ class ModelConfig(_Section):
     )
     lora: LoraConfig | None = Field(None, description="train LoRA adapters only (needs peft)")
     toy: ToyConfig = Field(default_factory=ToyConfig, description="the toy model's sizes")
+    vision: VisionConfig = Field(
+        default_factory=VisionConfig, description="the image classifiers' weights and sizes"
+    )
 
     @property
     def is_toy(self) -> bool:
         """A toy model name (``toy:...``; unknown ones are refused by name when loading)."""
         return self.name.startswith("toy:")
+
+    @property
+    def is_vision(self) -> bool:
+        """An image classifier's name (``torchvision:...``; unknown ones are refused)."""
+        return is_vision(self.name)
 
     @model_validator(mode="before")
     @classmethod
@@ -182,6 +189,9 @@ class DataConfig(_Section):
         None, description="second field of the same documents, evaluated into heldout_loss"
     )
     image_size: int = Field(32, ge=2, le=256, description="side of synthetic images in pixels")
+    images_per_doc: int = Field(
+        32, ge=1, description="images in one document (one batch) of an image classifier"
+    )
     documents: Literal["records", "wikitext_articles"] = Field(
         "records",
         description="records: each record (JSONL line, dataset row, blank-line-separated block "

@@ -15,6 +15,8 @@ SMOKE_LIMITS = {"num_docs": 4, "steps_per_doc": 2, "num_epochs": 2, "context_len
 SMOKE_ONE_OFFS = (1, 3)
 SMOKE_ARCHITECTURE = {"hidden_size": 32, "num_heads": 4, "intermediate_size": 64}
 SMOKE_TOY_SIZE = 16  # N and M of the toy model
+#: Image classifiers: 4 images per batch, 32-pixel crops of 36-pixel images, widths / 16.
+SMOKE_VISION = {"images_per_doc": 4, "crop_size": 32, "resize_size": 36, "width_divisor": 16}
 
 
 def shrink_for_smoke(
@@ -50,6 +52,7 @@ def shrink_for_smoke(
     context = min(data["context_length"], SMOKE_LIMITS["context_length"])
     data.update(source=data_source, num_docs=num_docs, context_length=context)
     data.update(dataset_config=None, split="train", image_size=min(data["image_size"], 8))
+    data["images_per_doc"] = min(data["images_per_doc"], SMOKE_VISION["images_per_doc"])
     schedule["steps_per_doc"] = min(schedule["steps_per_doc"], SMOKE_LIMITS["steps_per_doc"])
     schedule["num_epochs"] = min(schedule["num_epochs"], SMOKE_LIMITS["num_epochs"])
     schedule["fixed_prefix"] = start = min(schedule["fixed_prefix"], num_docs - 1)
@@ -81,6 +84,12 @@ def shrink_for_smoke(
     toy.update(
         input_size=min(toy["input_size"], SMOKE_TOY_SIZE),
         embedding_size=min(toy["embedding_size"], SMOKE_TOY_SIZE),
+    )
+    vision = model["vision"]
+    vision.update(
+        crop_size=min(vision["crop_size"], SMOKE_VISION["crop_size"]),
+        resize_size=min(vision["resize_size"], SMOKE_VISION["resize_size"]),
+        width_divisor=max(vision["width_divisor"], SMOKE_VISION["width_divisor"]),
     )
     if model["freeze_first_blocks"] + model["freeze_last_blocks"] > num_layers:
         model["freeze_last_blocks"] = num_layers - model["freeze_first_blocks"]

@@ -1,8 +1,9 @@
 """Read a few variables of a run store straight from its chunk files, for many stores at once.
 
 ``xr.open_zarr`` costs ~50 ms a store (every array's metadata, indexes) and zarr ~1 ms a
-chunk; a paper-size ``loss`` has 126 chunks (one per document block). For the runs table of a
-200-run sweep that is tens of seconds. Here one store's metadata is read once, the requested
+chunk (stores written before the step chunks grew to ~1 MiB hold a paper-size ``loss`` in 126
+chunks, one per document block). For the runs table of a 200-run sweep that is tens of
+seconds. Here one store's metadata is read once, the requested
 arrays are decoded chunk file by chunk file (plain ``bytes`` + ``zstd``/``crc32c`` codecs;
 anything else goes through zarr), and every other array is a zero-cost placeholder of the
 right shape, so the reader's checks see the whole store's structure.

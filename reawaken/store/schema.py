@@ -88,8 +88,9 @@ VARIABLES: dict[str, VariableSpec] = {
         ("step", "doc"),
         "float32",
         "evaluation loss",
-        "mean next-token cross-entropy of each document after the step (step 0 = before "
-        "training; NaN where the config evaluates less often)",
+        "mean next-token cross-entropy of each document after the step (an image "
+        "classifier: of its batch of images; step 0 = before training; NaN where the config "
+        "evaluates less often)",
         "nats",
     ),
     "train_loss": VariableSpec(
@@ -110,7 +111,8 @@ VARIABLES: dict[str, VariableSpec] = {
         ("doc", "token"),
         "int32",
         "token ids (-1 = padding)",
-        "token ids evaluated (-1 = padding; the toy model: each task's index)",
+        "token ids evaluated (-1 = padding; the toy model: each task's index; an image "
+        "classifier: each image's class)",
     ),
     "heldout_loss": VariableSpec(
         ("step", "heldout_doc"),
@@ -345,9 +347,19 @@ def _coordinate_values(layout: StoreLayout) -> dict[str, object]:
     }
 
 
-def _chunks(dims: tuple[str, ...], sizes: dict[str, int], steps_per_doc: int) -> tuple[int, ...]:
-    """One document block along ``step``, one snapshot along ``snapshot``, whole elsewhere."""
-    per_dim = {"step": steps_per_doc, "snapshot": 1}
+#: Bytes aimed at per chunk along ``step``: a paper-size ``loss`` (1251 x 25 float32) is one
+#: chunk, so reading it back is one file, not one per document block (126).
+STEP_CHUNK_BYTES = 1 << 20
+
+
+def _chunks(
+    dims: tuple[str, ...], sizes: dict[str, int], dtype: str, steps_per_doc: int
+) -> tuple[int, ...]:
+    """Along ``step`` whole document blocks filling about :data:`STEP_CHUNK_BYTES`; one
+    snapshot along ``snapshot``; whole elsewhere."""
+    row_bytes = np.dtype(dtype).itemsize * int(np.prod([sizes[d] for d in dims if d != "step"]))
+    blocks = max(1, STEP_CHUNK_BYTES // (steps_per_doc * row_bytes))
+    per_dim = {"step": min(sizes.get("step", 1), blocks * steps_per_doc), "snapshot": 1}
     return tuple(per_dim.get(dim, sizes[dim]) for dim in dims)
 
 
@@ -355,10 +367,11 @@ def run_template(layout: StoreLayout, attrs: dict[str, object] | None = None) ->
     """The full-size, NaN-filled Dataset of a run (data lazy, coordinates concrete).
 
     Every variable of :data:`VARIABLES` that the layout has is built with its declared dims
-    and dtype. Chunks along ``step`` hold one document block (M steps) and along ``snapshot``
-    one snapshot, so each flush at a document boundary writes whole chunks and a concurrent
-    reader sees either the old (NaN) or the new chunk, never a mix. Integer arrays are
-    filled with -1.
+    and dtype. Chunks along ``step`` hold whole document blocks (about
+    :data:`STEP_CHUNK_BYTES`) and along ``snapshot`` one snapshot. A flush at a document
+    boundary rewrites the chunks it touches; chunk files are replaced atomically, so a
+    concurrent reader sees the old or the new chunk, never a mix. Integer arrays are filled
+    with -1.
 
     Examples
     --------
@@ -380,7 +393,7 @@ def run_template(layout: StoreLayout, attrs: dict[str, object] | None = None) ->
             continue
         fill = np.nan if np.issubdtype(np.dtype(spec.dtype), np.floating) else -1
         shape = tuple(present[dim] for dim in spec.dims)
-        chunks = _chunks(spec.dims, present, layout.steps_per_doc)
+        chunks = _chunks(spec.dims, present, spec.dtype, layout.steps_per_doc)
         array = da.full(shape, fill, dtype=spec.dtype, chunks=chunks)
         data[name] = xr.Variable(
             spec.dims, array, {"long_name": spec.long_name, "units": spec.units}

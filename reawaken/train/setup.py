@@ -12,6 +12,7 @@ from reawaken.config import RunConfig
 from reawaken.errors import ConfigError
 from reawaken.schedule import training_schedule
 from reawaken.store.schema import StoreLayout
+from reawaken.train.classify import ClassifierWorkload
 from reawaken.train.probes import weight_size
 from reawaken.train.toy import ToyWorkload
 from reawaken.train.workload import LanguageWorkload, Workload
@@ -116,9 +117,12 @@ def store_layout(
 
 
 def build_workload(config: RunConfig) -> Workload:
-    """The model family's workload: the toy model, or a language (or Image GPT) model."""
+    """The model family's workload: the toy model, an image classifier, or a language (or
+    Image GPT) model."""
     if config.model.is_toy:
         return ToyWorkload.build(config)
+    if config.model.is_vision:
+        return ClassifierWorkload.build(config)
     return LanguageWorkload.build(config)
 
 

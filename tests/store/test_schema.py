@@ -102,3 +102,22 @@ def test_the_reader_refuses_a_store_that_breaks_a_declared_dtype_or_coordinate()
     assert structural_problems(ds.drop_vars("n_tokens")) == [
         "coordinate 'n_tokens' on 'doc' is missing"
     ]
+
+
+@pytest.mark.parametrize(
+    ("num_docs", "epochs", "expected_chunk"), [(25, 5, 1251), (3000, 1, 80), (30_000, 1, 10)]
+)
+def test_step_chunks_hold_whole_blocks_of_about_a_mebibyte(
+    num_docs: int, epochs: int, expected_chunk: int
+) -> None:
+    """A paper-size loss (1251 x 25 float32) is one chunk; a wide one stays whole blocks."""
+    layout = StoreLayout(
+        order=np.tile(np.arange(num_docs), (epochs, 1)),
+        steps_per_doc=10,
+        n_tokens=np.full(num_docs, 4),
+        source_ids=[str(i) for i in range(num_docs)],
+        snapshot_steps=np.array([0]),
+    )
+    template = run_template(layout)
+    step_chunk = template["loss"].chunks[0][0]
+    assert step_chunk == expected_chunk  # 3000 docs: 1 MiB / 12 kB rows = 87 steps = 8 blocks
