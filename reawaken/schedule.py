@@ -3,7 +3,9 @@
 Orders (``schedule.order``) change only the positions ``[fixed_prefix, shuffle_end)`` of each
 epoch; documents before and after that range keep their cyclic places. So the paper's shuffled
 baseline (x₁ first, the rest reshuffled every epoch) is ``order: shuffled, fixed_prefix: 1``,
-and its partial shuffle of x₂…x_N (Fig. 12) adds ``shuffle_end: N``.
+and its partial shuffle of x₂…x_N (Fig. 12) adds ``shuffle_end: N``. With
+``schedule.one_offs`` every epoch's T documents are followed by fresh documents, each trained
+once (Fig. 18), so epochs differ in length: :func:`training_schedule` is the whole schedule.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 
 from reawaken.config import ScheduleConfig
 
-__all__ = ["ORDERS", "training_order"]
+__all__ = ["ORDERS", "training_order", "training_schedule"]
 
 #: Every value of ``schedule.order`` and what it does to the reordered positions.
 ORDERS = {
@@ -69,3 +71,28 @@ def training_order(schedule: ScheduleConfig, num_docs: int, seed: int) -> np.nda
             f"choose one of {', '.join(ORDERS)}"
         )
     return order
+
+
+def training_schedule(schedule: ScheduleConfig, num_docs: int, seed: int) -> list[np.ndarray]:
+    """The documents trained in each epoch, in order: one array per epoch, of any length.
+
+    Each epoch trains the T documents of :func:`training_order`, then that epoch's one-off
+    documents (``schedule.one_offs``, :meth:`ScheduleConfig.one_off_counts`): fresh documents
+    labelled T, T+1, ... in the order they are trained, so none comes back.
+
+    Examples
+    --------
+    >>> from reawaken.config import ScheduleConfig
+    >>> [e.tolist() for e in training_schedule(ScheduleConfig(num_epochs=2), 2, seed=0)]
+    [[0, 1], [0, 1]]
+    >>> one_offs = ScheduleConfig(num_epochs=2, one_offs=(1, 3))
+    >>> [e.tolist() for e in training_schedule(one_offs, 2, seed=0)]
+    [[0, 1, 2, 3], [0, 1, 4, 5]]
+    """
+    order = training_order(schedule, num_docs, seed)
+    counts = schedule.one_off_counts(seed)
+    first = num_docs + np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return [
+        np.concatenate([cycled, np.arange(start, start + count, dtype=np.int64)])
+        for cycled, start, count in zip(order, first, counts, strict=True)
+    ]

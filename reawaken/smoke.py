@@ -14,14 +14,16 @@ import os
 import uuid
 from pathlib import Path
 
+import torch
 from transformers import AutoConfig
 
-from reawaken.config import RunConfig, shrink_for_smoke
+from reawaken.config import RunConfig, build_config, shrink_for_smoke
 from reawaken.data import builtin_corpus_path
 from reawaken.models import model_family, smoke_model_dir
+from reawaken.models.classifiers import build_classifier
 from reawaken.models.tiny import cache_root
 
-__all__ = ["smoke_config", "smoke_corpus", "smoke_wikitext"]
+__all__ = ["smoke_classifier_weights", "smoke_config", "smoke_corpus", "smoke_wikitext"]
 
 SMOKE_DOCS = 16  # records in the smoke corpus: more than the 4 a smoke run draws
 
@@ -71,6 +73,40 @@ def smoke_wikitext() -> Path:
     return target
 
 
+def smoke_classifier_weights(config: RunConfig) -> Path:
+    """A file with the seeded random-init weights of ``config``'s (tiny) classifier.
+
+    The smoke run loads it as it would load torchvision's file, so ``--smoke`` takes the
+    pretrained loading path of ``paper/image-classification``.
+    """
+    model, vision = config.model, config.model.vision
+    name = model.name.removeprefix("torchvision:")
+    shape = f"w{vision.width_divisor}-c{vision.crop_size}-k{vision.num_classes}"
+    target = cache_root() / "smoke" / f"{name}-{shape}-v1.pt"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    torch.save(build_classifier(model).state_dict(), staging)
+    os.replace(staging, target)  # atomic: a concurrent smoke run sees all or nothing
+    return target
+
+
+def _smoke_classifier(config: RunConfig) -> RunConfig:
+    """A tiny classifier of the same family (widths / 16, 32-pixel crops) on synthetic images."""
+    with torch.device("meta"):  # only its depth is needed here
+        num_layers = build_classifier(config.model).num_layers
+    small = shrink_for_smoke(
+        config, model_name=config.model.name, data_source="synthetic_images", num_layers=num_layers
+    )
+    if not small.model.pretrained:
+        return small
+    tree = small.model_dump()
+    tree["model"]["vision"]["weights"] = str(smoke_classifier_weights(small))
+    return build_config(tree)
+
+
 def smoke_config(config: RunConfig) -> RunConfig:
     """``config`` on a tiny model of the same family, local data, small T/M/E/C, CPU.
 
@@ -86,6 +122,8 @@ def smoke_config(config: RunConfig) -> RunConfig:
         return shrink_for_smoke(
             config, model_name=config.model.name, data_source=data.source, num_layers=0
         )
+    if config.model.is_vision:
+        return _smoke_classifier(config)
     model_dir = smoke_model_dir(model_family(config.model.name))
     if data.source == "synthetic_images":
         source = data.source

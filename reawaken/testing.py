@@ -1,22 +1,29 @@
-"""Synthetic runs in store schema v1, for tests and examples whose answers are known by hand.
+"""Synthetic runs in the store schema, for tests and examples whose answers are known by hand.
 
 :func:`synthetic_run` builds the same Dataset layout a real run writes (from
-:func:`reawaken.store.schema.run_template`) and fills it with the arrays you give.
+:func:`reawaken.store.schema.run_template`) and fills it with the arrays you give;
+:func:`v1_layout` turns it into the layout schema version 1 wrote, to test that old stores
+still open.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from reawaken.store.schema import SCHEMA_VERSION, StoreLayout, run_template
+from reawaken.store.schema import (
+    SCHEMA_VERSION,
+    V1_INDEX_COORDINATES,
+    StoreLayout,
+    run_template,
+)
 
-__all__ = ["synthetic_config", "synthetic_run", "write_store"]
+__all__ = ["synthetic_config", "synthetic_run", "v1_layout", "write_store"]
 
 
 def synthetic_config(
@@ -47,7 +54,7 @@ def synthetic_run(
     loss: np.ndarray,
     *,
     steps_per_doc: int,
-    order: np.ndarray | None = None,
+    order: Sequence[Sequence[int]] | np.ndarray | None = None,
     num_epochs: int | None = None,
     snapshot_steps: np.ndarray | None = None,
     arrays: Mapping[str, np.ndarray] | None = None,
@@ -55,9 +62,11 @@ def synthetic_run(
     status: str = "completed",
     completed_steps: int | None = None,
 ) -> xr.Dataset:
-    """A schema-v1 run Dataset whose ``loss`` (step, doc) is the array you give.
+    """A run Dataset whose ``loss`` (step, doc) is the array you give.
 
-    ``order`` (epoch, cycle_position) defaults to cyclic 0..T-1 in every epoch;
+    ``order`` (the documents of each epoch, in order; epochs may differ in length) defaults
+    to cyclic 0..T-1 in every epoch; labels T.. in it are one-off documents (trained, never
+    evaluated: the ``one_off`` dim);
     ``snapshot_steps`` defaults to every document boundary. ``arrays`` fills other variables
     (e.g. ``activation``, ``weight_sketch``, ``train_loss``) and sizes their extra dims from
     the arrays' shapes.
@@ -68,6 +77,9 @@ def synthetic_run(
     >>> ds = synthetic_run(np.zeros((E * T * M + 1, T)), steps_per_doc=M, num_epochs=E)
     >>> ds.trained_doc.values.tolist()
     [-1, 0, 1, 0, 1]
+    >>> ragged = synthetic_run(np.zeros((6, T)), steps_per_doc=1, order=[[0, 1, 2], [0, 1]])
+    >>> ragged.epoch.values.tolist(), ragged.one_off.values.tolist()
+    ([-1, 0, 0, 0, 1, 1], [2])
     """
     loss = np.asarray(loss, dtype=np.float32)
     steps, num_docs = loss.shape
@@ -75,12 +87,15 @@ def synthetic_run(
         if num_epochs is None:
             num_epochs = (steps - 1) // (num_docs * steps_per_doc)
         order = np.tile(np.arange(num_docs), (num_epochs, 1))
-    order = np.asarray(order)
-    if order.shape[0] * order.shape[1] * steps_per_doc + 1 != steps:
+    epochs = [np.asarray(epoch, dtype=np.int64) for epoch in order]
+    needed = sum(len(epoch) for epoch in epochs) * steps_per_doc + 1
+    if needed != steps:
         raise ValueError(
-            f"loss has {steps} steps; order {order.shape} with steps_per_doc={steps_per_doc} "
-            f"needs {order.shape[0] * order.shape[1] * steps_per_doc + 1}"
+            f"loss has {steps} steps; order {[len(e) for e in epochs]} (documents per epoch) "
+            f"with steps_per_doc={steps_per_doc} needs {needed}"
         )
+    labels = np.concatenate(epochs) if epochs else np.zeros(0, dtype=np.int64)
+    num_one_offs = int(labels.max()) + 1 - num_docs if len(labels) else 0
     if snapshot_steps is None:
         snapshot_steps = np.arange(0, steps, steps_per_doc)
     arrays = dict(arrays or {})
@@ -88,7 +103,7 @@ def synthetic_run(
     sketch = arrays.get("weight_sketch", arrays.get("grad_sketch"))
     weight = arrays.get("weight")
     layout = StoreLayout(
-        order=order,
+        order=epochs,
         steps_per_doc=steps_per_doc,
         n_tokens=np.full(num_docs, 8),
         source_ids=[f"doc-{i}" for i in range(num_docs)],
@@ -100,11 +115,13 @@ def synthetic_run(
         weight_size=weight.shape[1] if weight is not None else 0,
         num_heldout_docs=arrays["heldout_loss"].shape[1] if "heldout_loss" in arrays else 0,
         token_loss="token_loss" in arrays,
+        one_off_source_ids=[f"one-off-{i}" for i in range(max(num_one_offs, 0))],
     )
-    epochs, docs = order.shape
     attrs = {
         "schema_version": SCHEMA_VERSION,
-        "config": json.dumps(dict(config or synthetic_config(docs, steps_per_doc, epochs))),
+        "config": json.dumps(
+            dict(config or synthetic_config(num_docs, steps_per_doc, len(epochs)))
+        ),
         "status": status,
         "completed_steps": steps - 1 if completed_steps is None else completed_steps,
     }
@@ -130,3 +147,20 @@ def write_store(ds: xr.Dataset, path: str | Path) -> Path:
     path = Path(path)
     ds.to_zarr(path, zarr_format=3, consolidated=False, mode="w")
     return path
+
+
+def v1_layout(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` (a rectangular-schedule run) as store schema version 1 laid it out: with index
+    coordinates 0..n-1 on ``param`` and ``sketch``, and ``schema_version`` 1.
+
+    Examples
+    --------
+    >>> run = synthetic_run(np.zeros((3, 2)), steps_per_doc=1, arrays={"weight": np.ones((3, 5))})
+    >>> old = v1_layout(run)
+    >>> old.param.values.tolist(), old.attrs["schema_version"]
+    ([0, 1, 2, 3, 4], 1)
+    """
+    if "one_off" in ds.dims:
+        raise ValueError("schema version 1 cannot hold one-off documents")
+    indexes = {dim: np.arange(ds.sizes[dim]) for dim in V1_INDEX_COORDINATES if dim in ds.dims}
+    return ds.assign_coords(indexes).assign_attrs(schema_version=1)

@@ -19,6 +19,7 @@ PAPER = {
     "data.num_docs": 25,
     "data.context_length": 256,
     "schedule.order": "cyclic",
+    "schedule.one_offs": None,  # no one-off documents
     "schedule.steps_per_doc": 10,
     "schedule.num_epochs": 5,
     "optimizer.name": "sgd",

@@ -23,7 +23,7 @@ def python_blocks(section: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("section", "index"), [("The run store (schema v1)", 0), ("Analysis in a notebook", 0)]
+    ("section", "index"), [("The run store (schema v2)", 0), ("Analysis in a notebook", 0)]
 )
 def test_readme_snippet_runs_after_the_demo(
     section: str, index: int, finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

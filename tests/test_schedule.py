@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reawaken.config import ScheduleConfig
-from reawaken.schedule import ORDERS, training_order
+from reawaken.schedule import ORDERS, training_order, training_schedule
 
 T = 10
 
@@ -62,3 +62,94 @@ def test_every_order_gives_each_document_once_per_epoch(name: str) -> None:
     orders = order(seed=7, order=name, fixed_prefix=2, shuffle_end=8)
     assert all(sorted(row) == list(range(T)) for row in orders.tolist())
     assert orders[:, :2].tolist() == [[0, 1]] * 4 and orders[:, 8:].tolist() == [[8, 9]] * 4
+
+
+def one_off_schedule(seed: int = 0, **settings: object) -> list[np.ndarray]:
+    schedule = ScheduleConfig(num_epochs=5, one_offs=(20, 100), **settings)
+    return training_schedule(schedule, num_docs=20, seed=seed)
+
+
+def test_one_offs_follow_the_fixed_documents_once_each_in_epochs_of_varying_length() -> None:
+    epochs = one_off_schedule(seed=0)
+    cycled = training_order(ScheduleConfig(num_epochs=5), num_docs=20, seed=0)
+    fresh = []
+    for epoch, docs in enumerate(epochs):
+        assert docs[:20].tolist() == cycled[epoch].tolist() == list(range(20))  # fixed first
+        assert 20 <= len(docs) - 20 <= 100  # U{20..100} fresh documents after them
+        fresh += docs[20:].tolist()
+    assert fresh == list(range(20, 20 + len(fresh)))  # labelled T, T+1, ... in training order
+    assert len(set(fresh)) == len(fresh)  # so none is trained twice
+    assert len({len(docs) for docs in epochs}) > 1  # epochs differ in length
+    counts = ScheduleConfig(num_epochs=5, one_offs=(20, 100)).one_off_counts(seed=0)
+    assert [len(docs) - 20 for docs in epochs] == counts.tolist()
+
+
+def test_one_offs_are_seeded_by_the_order_seed() -> None:
+    lengths = [len(docs) for docs in one_off_schedule(seed=4)]
+    assert lengths == [len(docs) for docs in one_off_schedule(seed=4)]  # reproducible
+    assert lengths != [len(docs) for docs in one_off_schedule(seed=5)]
+    assert [len(docs) for docs in one_off_schedule(seed=9, order_seed=4)] == lengths
+
+
+def test_one_offs_compose_with_a_shuffled_order() -> None:
+    epochs = one_off_schedule(seed=2, order="shuffled", fixed_prefix=1)
+    assert all(docs[0] == 0 and sorted(docs[:20].tolist()) == list(range(20)) for docs in epochs)
+    assert all(docs[20:].min() >= 20 for docs in epochs)
+
+
+def test_a_fixed_one_off_count_gives_equal_epochs() -> None:
+    epochs = training_schedule(ScheduleConfig(num_epochs=3, one_offs=(2, 2)), 3, seed=0)
+    assert [docs.tolist() for docs in epochs] == [[0, 1, 2, 3, 4], [0, 1, 2, 5, 6], [0, 1, 2, 7, 8]]
+
+
+def test_the_run_config_derives_steps_epochs_snapshots_and_checkpoints_from_the_schedule() -> None:
+    from reawaken.config import load_config
+    from reawaken.train.checkpoint import CheckpointPolicy
+    from reawaken.train.setup import snapshot_steps
+
+    config = load_config(
+        overrides=[
+            "schedule.one_offs=[1, 3]",
+            "schedule.num_epochs=3",
+            "probes.snapshot_every=epoch",
+            "checkpoint.every=epoch",
+        ]
+    )  # the demo: T=10, M=5
+    lengths = [len(d) for d in training_schedule(config.schedule, 10, config.seed)]
+    ends = np.cumsum(lengths) * 5
+    assert config.epoch_end_steps.tolist() == ends.tolist()
+    assert config.total_steps == ends[-1] and config.num_one_offs == sum(lengths) - 30
+    assert snapshot_steps(config).tolist() == [0, *ends.tolist()]
+    policy = CheckpointPolicy.of(config)
+    assert [s for s in range(5, ends[-1] + 1, 5) if policy.due(s)] == ends.tolist()
+    assert config.steps_between("epoch") is None  # no single epoch length to give
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[5, 2]", r"'schedule\.one_offs': must be \[low, high\] .* 0 <= low <= high"),
+        ("[0, 0]", r"and high >= 1, got \[0, 0\]"),
+        ("[-1, 3]", r"'schedule\.one_offs': must be"),
+        ("[3]", r"schedule\.one_offs"),
+        ("many", r"schedule\.one_offs"),
+    ],
+)
+def test_bad_one_off_ranges_are_refused_with_the_key(value: str, message: str) -> None:
+    from reawaken.config import load_config
+    from reawaken.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=[f"schedule.one_offs={value}"])
+
+
+def test_one_offs_need_documents_to_draw_from() -> None:
+    from reawaken.config import load_config
+    from reawaken.data.documents import read_documents
+    from reawaken.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"one_offs needs documents .* toy model"):
+        load_config(preset="paper/toy-inverse", overrides=["schedule.one_offs=[1, 2]"])
+    config = load_config(overrides=["data.num_docs=100", "schedule.one_offs=[20, 100]"])
+    with pytest.raises(ConfigError, match=r"plus \d+ one-off documents .* lower schedule"):
+        read_documents(config.data, config.seed, extra=config.num_one_offs)

@@ -14,7 +14,6 @@ import pandas as pd
 import xarray as xr
 
 from reawaken.analysis._checks import RecoveryUndefinedWarning, require
-from reawaken.errors import StoreError
 
 # Public: block_table. The helpers below serve the analysis modules (not re-exported).
 __all__ = ["block_table"]
@@ -33,21 +32,22 @@ def _blocks_of_one_run(
     steps: np.ndarray,
     docs: pd.Index,
     num_epochs: int,
-    func: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first_step, last_step, cycle_position), each (epoch, doc), of one run's coordinates.
 
     A block starts at an update with ``grad_step`` 0 and ends at the update before the next
     start (or before the first step without an update); every order the package writes has
-    one block per document and epoch.
+    one block per document and epoch. Blocks of documents that are not labels of ``docs``
+    (one-off documents, never evaluated, or documents left out by a selection such as
+    ``ds.sel(doc=slice(1, None))``) end the block before them and are not in the table.
     """
     updated = trained >= 0
-    doc = docs.get_indexer(np.where(updated, trained, docs[0] if len(docs) else 0))
-    if np.any(updated & (doc < 0)):
-        unknown = sorted(set(trained[updated & (doc < 0)].tolist()))
-        raise StoreError(f"{func}: trained_doc values {unknown[:5]} are not labels of 'doc'")
     starts = updated & (grad_step == 0)
     ends = updated & np.append(~updated[1:] | starts[1:], True)
+    doc = docs.get_indexer(np.where(updated, trained, docs[0] if len(docs) else 0))
+    tracked = updated & (doc >= 0)
+    starts &= tracked
+    ends &= tracked
     table = np.full((3, num_epochs, len(docs)), NONE, dtype=np.int64)
     table[0, epoch[starts], doc[starts]] = steps[starts]
     table[1, epoch[ends], doc[ends]] = steps[ends]
@@ -73,7 +73,9 @@ def block_table(ds: xr.Dataset, *, func: str = "block_table") -> xr.Dataset:
     xarray.Dataset
         Dims (``epoch``, ``doc``); variables ``first_step``, ``last_step`` and
         ``cycle_position`` (the block's index in its epoch's order), each -1 where the
-        document has no block in that epoch.
+        document has no block in that epoch. Epochs may differ in length; one-off documents
+        (the ``one_off`` dim: trained once, never evaluated) have no rows, nor documents
+        left out by a selection on ``doc`` (their blocks still end the ones before them).
 
     Examples
     --------
@@ -83,6 +85,9 @@ def block_table(ds: xr.Dataset, *, func: str = "block_table") -> xr.Dataset:
     >>> table = block_table(ds)
     >>> table.first_step.values.tolist(), table.last_step.values.tolist()
     ([[3, 1], [5, 7]], [[4, 2], [6, 8]])
+    >>> one_offs = synthetic_run(np.zeros((6, 2)), steps_per_doc=1, order=[[0, 1, 2], [0, 1]])
+    >>> block_table(one_offs).first_step.values.tolist()  # doc 2 is a one-off: no row
+    [[1, 2], [4, 5]]
     """
     require(ds, func, "loss", LOSS_DIMS)
     for name in STEP_COORDS:
@@ -101,7 +106,6 @@ def block_table(ds: xr.Dataset, *, func: str = "block_table") -> xr.Dataset:
             "steps": ds["step"].values,
             "docs": pd.Index(ds["doc"].values),
             "num_epochs": max(num_epochs, 0),
-            "func": func,
         },
         dask_gufunc_kwargs={"output_sizes": {"epoch": num_epochs, "doc": ds.sizes["doc"]}},
     )
@@ -142,6 +146,24 @@ def episodes(table: xr.Dataset) -> xr.Dataset:
     ordered = ordered.where(ordered["first_step"] >= 0, NONE)
     count = int(exists.sum("episode").max()) if exists.size else 0
     return ordered.isel(episode=slice(0, count))
+
+
+def cycle_length(ds: xr.Dataset) -> xr.DataArray:
+    """T of each run: the positions in an epoch's order that evaluated documents take (the
+    one-off documents of ``schedule.one_offs`` come after them)."""
+    position = ds["cycle_position"].reset_coords(drop=True)
+    if "one_off" in ds.coords:
+        trained = ds["trained_doc"].reset_coords(drop=True)
+        position = position.where(~trained.isin(ds["one_off"].values), NONE)
+    return position.max("step") + 1
+
+
+def epoch_length(ds: xr.Dataset) -> xr.DataArray:
+    """Steps per epoch of each run, as a float: T*M, or the mean over epochs where one-off
+    documents make them differ."""
+    updates = (ds["trained_doc"].reset_coords(drop=True) >= 0).sum("step")
+    epochs = ds["epoch"].reset_coords(drop=True).max("step") + 1
+    return (updates / epochs.where(epochs > 0)).astype(float)
 
 
 def written(ds: xr.Dataset, name: str = "loss") -> xr.DataArray:

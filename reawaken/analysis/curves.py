@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from reawaken.analysis.blocks import at_steps, block_table, written
+from reawaken.analysis.blocks import at_steps, block_table, epoch_length, written
 
 __all__ = ["aligned_curves"]
 
@@ -67,8 +67,7 @@ def aligned_curves(ds: xr.Dataset, *, ragged: bool = False) -> xr.Dataset:
         curve = curve.where(complete)
         keep = complete.any(runs) if runs else complete
     curve = curve.isel(offset=keep.values)
-    per_epoch = (ds["cycle_position"].max("step") + 1) * (ds["grad_step"].max("step") + 1)
-    per_epoch = per_epoch.reset_coords(drop=True).astype(float)
+    per_epoch = epoch_length(ds).fillna(0)
     units = ds["loss"].attrs.get("units", "nats")
     offsets = offset.isel(offset=keep.values)
     curve_da = (

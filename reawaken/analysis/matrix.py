@@ -12,7 +12,13 @@ import numpy as np
 import xarray as xr
 
 from reawaken.analysis._checks import require
-from reawaken.analysis.blocks import at_steps, block_table, warn_if_single_epoch, written
+from reawaken.analysis.blocks import (
+    at_steps,
+    block_table,
+    cycle_length,
+    warn_if_single_epoch,
+    written,
+)
 
 __all__ = ["pairwise_recovery", "recovery_matrix"]
 
@@ -122,7 +128,7 @@ def recovery_matrix(ds: xr.Dataset, *, by_distance: bool = False) -> xr.DataArra
         matrix = change.mean("epoch").transpose(..., "doc", "trained_doc")
         return matrix.rename("recovery_matrix").assign_attrs(attrs)
     position = blocks["cycle_position"]
-    cycle = ds["cycle_position"].reset_coords(drop=True).max("step") + 1  # T of each run
+    cycle = cycle_length(ds)  # T of each run
     distance = (position - position.rename(trained_doc="doc")) % cycle.where(cycle > 0, 1)
     change = change.where(position.rename(trained_doc="doc") >= 0)
     width = int(cycle.max()) if cycle.size else 1

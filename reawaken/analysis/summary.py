@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from reawaken.analysis._checks import RecoveryUndefinedWarning, require
-from reawaken.analysis.blocks import LOSS_DIMS, STEP_COORDS, written
+from reawaken.analysis.blocks import LOSS_DIMS, STEP_COORDS, cycle_length, written
 from reawaken.analysis.boundaries import mean_prequential_loss
 from reawaken.analysis.recovery import paper_recovery_score, recovery_score
 
@@ -95,7 +95,7 @@ def summary(ds: xr.Dataset) -> xr.Dataset:
         "completed_steps": (completed, {"long_name": "completed steps"}),
         "progress": (progress, {"long_name": "fraction of updates done"}),
         "num_docs": (
-            coords["cycle_position"].max("step") + 1,
+            cycle_length(ds),
             {"long_name": "documents in the cycle (T)"},
         ),
         "steps_per_doc": (

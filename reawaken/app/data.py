@@ -20,6 +20,7 @@ import numpy as np
 import panel as pn
 import xarray as xr
 
+from reawaken.config import stored_total_steps
 from reawaken.errors import ReawakenError, StoreError
 from reawaken.store.combine import combine_runs, open_each
 from reawaken.store.lock import display_status
@@ -135,7 +136,7 @@ def _entry(runs_dir: Path, path: Path) -> RunEntry:
         path=str(path),
         status=display_status(resolved, attrs) if "status" in attrs else "unknown",
         completed_steps=int(completed) if isinstance(completed, int) else 0,
-        total_steps=num_docs * steps_per_doc * num_epochs,
+        total_steps=stored_total_steps(config),
         model=str(config.get("model", {}).get("name", "")),
         num_docs=num_docs,
         steps_per_doc=steps_per_doc,

@@ -22,6 +22,7 @@ from reawaken.config.sections import (
     GENERATED_SOURCES,
     LOCAL_DATA_SUFFIXES,
     TOY_MODELS,
+    VISION_MODELS,
     Architecture,
     CheckpointConfig,
     DataConfig,
@@ -34,6 +35,8 @@ from reawaken.config.sections import (
     RunConfig,
     ScheduleConfig,
     ToyConfig,
+    VisionConfig,
+    stored_total_steps,
 )
 from reawaken.config.smoke import shrink_for_smoke
 
@@ -42,6 +45,7 @@ __all__ = [
     "GENERATED_SOURCES",
     "LOCAL_DATA_SUFFIXES",
     "TOY_MODELS",
+    "VISION_MODELS",
     "Architecture",
     "CheckpointConfig",
     "DataConfig",
@@ -54,6 +58,7 @@ __all__ = [
     "RunConfig",
     "ScheduleConfig",
     "ToyConfig",
+    "VisionConfig",
     "available_presets",
     "build_config",
     "load_config",
@@ -62,4 +67,5 @@ __all__ = [
     "preset_path",
     "read_yaml_mapping",
     "shrink_for_smoke",
+    "stored_total_steps",
 ]

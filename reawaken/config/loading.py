@@ -24,6 +24,7 @@ from reawaken.config.sections import (
     GENERATED_SOURCES,
     LOCAL_DATA_SUFFIXES,
     TOY_MODELS,
+    VISION_MODELS,
     RunConfig,
 )
 from reawaken.errors import ConfigError
@@ -180,6 +181,9 @@ def _check_paths(config: RunConfig) -> None:
             f"config key 'model.name': unknown toy model {name!r}; toy models: "
             f"{', '.join(TOY_MODELS)}"
         )
+    if config.model.is_vision:
+        _check_vision(config)
+        return
     if name.endswith(".gguf"):
         return  # a file a preset may name before it is downloaded: checked when loaded
     if _looks_local(name) and not Path(name).expanduser().is_dir():
@@ -195,6 +199,22 @@ def _check_paths(config: RunConfig) -> None:
         raise ConfigError(
             f"config key 'data.source': local corpus {source!r} does not exist "
             "(give a .jsonl/.txt file or a folder of .txt files)"
+        )
+
+
+def _check_vision(config: RunConfig) -> None:
+    """An image classifier's name and data source (the folder itself is read before the
+    model loads: a preset names the usual place of a folder the user may not have yet)."""
+    name, source = config.model.name, config.data.source
+    if name not in VISION_MODELS:
+        raise ConfigError(
+            f"config key 'model.name': unknown image classifier {name!r}; image classifiers: "
+            f"{', '.join(VISION_MODELS)}"
+        )
+    if source in GENERATED_SOURCES and source != "synthetic_images":
+        raise ConfigError(
+            f"config key 'data.source': an image classifier ({name}) reads images: give an "
+            f"ImageNet-style folder (root/<class>/<image>) or synthetic_images, not {source!r}"
         )
 
 

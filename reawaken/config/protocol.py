@@ -22,6 +22,7 @@ PROTOCOL_KEYS = (
     "data.num_docs",
     "data.context_length",
     "schedule.order",
+    "schedule.one_offs",
     "schedule.steps_per_doc",
     "schedule.num_epochs",
     "optimizer.name",
@@ -114,8 +115,11 @@ def protocol_line(config: RunConfig) -> str:
     """
     data, schedule, optimizer = config.data, config.schedule, config.optimizer
     weights = "pretrained" if config.model.pretrained else "random-init"
+    one_offs = ""
+    if schedule.one_offs is not None:
+        one_offs = f" + {schedule.one_offs[0]}..{schedule.one_offs[1]} one-offs per epoch"
     line = (
-        f"protocol: {schedule.order}, T={data.num_docs} C={data.context_length} "
+        f"protocol: {schedule.order}{one_offs}, T={data.num_docs} C={data.context_length} "
         f"M={schedule.steps_per_doc} E={schedule.num_epochs}, {optimizer.name} "
         f"lr={optimizer.lr:g}, evaluated every {config.evaluation.every}, "
         f"{weights} {config.model.name}"

@@ -11,13 +11,18 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from reawaken.config.base import Section as _Section
+from reawaken.config.vision import VISION_MODELS, VisionConfig, is_vision
 
 __all__ = [
     "BUILTIN_MODELS",
     "GENERATED_SOURCES",
     "LOCAL_DATA_SUFFIXES",
     "TOY_MODELS",
+    "VISION_MODELS",
     "Architecture",
     "CheckpointConfig",
     "DataConfig",
@@ -30,7 +35,9 @@ __all__ = [
     "RunConfig",
     "ScheduleConfig",
     "ToyConfig",
+    "VisionConfig",
     "is_builtin",
+    "stored_total_steps",
 ]
 
 BUILTIN_MODELS = ("builtin:tiny-neox",)
@@ -41,13 +48,9 @@ GENERATED_SOURCES = ("builtin", "synthetic_images", "toy")
 LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".txt")
 #: Seeds are non-negative and fit numpy's and torch's generators (the sketch adds 7919).
 MAX_SEED = 2**32 - 1
-
-
-class _Section(BaseModel):
-    # inf/NaN (``optimizer.lr=.inf``) are refused like any other out-of-range number
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
-    )
+# Mixed into the seed so the one-off counts' random stream differs from the order's and the
+# document sampling's, which draw from the same run seed.
+ONE_OFF_STREAM = 0x1E7
 
 
 class Architecture(_Section):
@@ -103,7 +106,8 @@ class ModelConfig(_Section):
     name: str = Field(
         "builtin:tiny-neox",
         description="hub id (EleutherAI/pythia-1b), local directory, local .gguf file, "
-        "builtin:tiny-neox, or the toy model toy:identity / toy:inverse",
+        "builtin:tiny-neox, the toy model toy:identity / toy:inverse, or an image classifier "
+        "torchvision:vgg19 / torchvision:vit_b_16",
     )
     revision: str = Field("main", description="hub revision, e.g. step0 for Pythia's init")
     pretrained: bool = Field(
@@ -143,11 +147,19 @@ class ModelConfig(_Section):
     )
     lora: LoraConfig | None = Field(None, description="train LoRA adapters only (needs peft)")
     toy: ToyConfig = Field(default_factory=ToyConfig, description="the toy model's sizes")
+    vision: VisionConfig = Field(
+        default_factory=VisionConfig, description="the image classifiers' weights and sizes"
+    )
 
     @property
     def is_toy(self) -> bool:
         """A toy model name (``toy:...``; unknown ones are refused by name when loading)."""
         return self.name.startswith("toy:")
+
+    @property
+    def is_vision(self) -> bool:
+        """An image classifier's name (``torchvision:...``; unknown ones are refused)."""
+        return is_vision(self.name)
 
     @model_validator(mode="before")
     @classmethod
@@ -177,6 +189,9 @@ class DataConfig(_Section):
         None, description="second field of the same documents, evaluated into heldout_loss"
     )
     image_size: int = Field(32, ge=2, le=256, description="side of synthetic images in pixels")
+    images_per_doc: int = Field(
+        32, ge=1, description="images in one document (one batch) of an image classifier"
+    )
     documents: Literal["records", "wikitext_articles"] = Field(
         "records",
         description="records: each record (JSONL line, dataset row, blank-line-separated block "
@@ -202,10 +217,55 @@ class ScheduleConfig(_Section):
     )
     steps_per_doc: int = Field(10, ge=1, description="M, gradient steps per document")
     num_epochs: int = Field(5, ge=1, description="E, passes over the documents")
+    one_offs: tuple[int, int] | None = Field(
+        None,
+        description="[low, high]: every epoch, after its T documents, a number drawn from "
+        "low..high (inclusive) of fresh documents, each trained once and never evaluated "
+        "(paper Fig. 18: [20, 100]); null = none",
+    )
+
+    @field_validator("one_offs")
+    @classmethod
+    def _one_off_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if (value is not None and not 0 <= value[0] <= value[1]) or value == (0, 0):
+            raise ValueError(
+                "must be [low, high] (fresh documents per epoch) with 0 <= low <= high and "
+                f"high >= 1, got {list(value or ())}"
+            )
+        return value
 
     def reordered_range(self, num_docs: int) -> tuple[int, int]:
         """Positions ``[start, end)`` that the order changes (the rest stay cyclic)."""
         return self.fixed_prefix, self.shuffle_end or num_docs
+
+    def one_off_counts(self, seed: int) -> np.ndarray:
+        """Fresh (one-off) documents trained after each epoch's T documents; zeros without
+        ``one_offs``. Seeded by ``order_seed`` (default ``seed``).
+
+        Examples
+        --------
+        >>> ScheduleConfig(num_epochs=3).one_off_counts(seed=0).tolist()
+        [0, 0, 0]
+        >>> counts = ScheduleConfig(num_epochs=3, one_offs=(20, 100)).one_off_counts(seed=0)
+        >>> bool(((20 <= counts) & (counts <= 100)).all()), len(counts)
+        (True, 3)
+        """
+        if self.one_offs is None:
+            return np.zeros(self.num_epochs, dtype=np.int64)
+        low, high = self.one_offs
+        order_seed = seed if self.order_seed is None else self.order_seed
+        rng = np.random.default_rng([ONE_OFF_STREAM, order_seed])
+        return rng.integers(low, high, size=self.num_epochs, endpoint=True, dtype=np.int64)
+
+    def epoch_lengths(self, num_docs: int, seed: int) -> np.ndarray:
+        """Documents trained in each epoch: T, plus that epoch's one-offs.
+
+        Examples
+        --------
+        >>> ScheduleConfig(num_epochs=2).epoch_lengths(num_docs=4, seed=0).tolist()
+        [4, 4]
+        """
+        return num_docs + self.one_off_counts(seed)
 
 
 class OptimizerConfig(_Section):
@@ -329,6 +389,11 @@ class RunConfig(_Section):
                 f"go together; got model.name {self.model.name!r} with data.source "
                 f"{self.data.source!r}"
             )
+        if schedule.one_offs is not None and self.model.is_toy:
+            raise ValueError(
+                "schedule.one_offs needs documents to draw fresh ones from; the toy model's "
+                "tasks are fixed (set schedule.one_offs to null)"
+            )
         if schedule.fixed_prefix >= num_docs:
             raise ValueError(
                 f"schedule.fixed_prefix {schedule.fixed_prefix} must be below data.num_docs "
@@ -364,7 +429,7 @@ class RunConfig(_Section):
         optimizer = self.optimizer
         units = self.total_steps
         if optimizer.schedule_unit == "doc":
-            units = schedule.num_epochs * num_docs
+            units = self.total_steps // schedule.steps_per_doc
         if optimizer.warmup_steps > units:
             raise ValueError(
                 f"optimizer.warmup_steps {optimizer.warmup_steps} exceeds the run's {units} "
@@ -379,13 +444,33 @@ class RunConfig(_Section):
 
     @property
     def total_steps(self) -> int:
-        """E * T * M gradient steps."""
-        schedule = self.schedule
-        return schedule.num_epochs * self.data.num_docs * schedule.steps_per_doc
+        """Gradient steps of the run: E * T * M, plus M for every one-off document."""
+        lengths = self.schedule.epoch_lengths(self.data.num_docs, self.seed)
+        return int(lengths.sum()) * self.schedule.steps_per_doc
+
+    @property
+    def num_one_offs(self) -> int:
+        """One-off documents over the whole run (``schedule.one_offs``; 0 without)."""
+        return int(self.schedule.one_off_counts(self.seed).sum())
+
+    @property
+    def epoch_end_steps(self) -> np.ndarray:
+        """The last step of each epoch (epochs differ in length with one-off documents).
+
+        Examples
+        --------
+        >>> config = RunConfig.model_validate(
+        ...     {"data": {"num_docs": 3}, "schedule": {"steps_per_doc": 2, "num_epochs": 2}})
+        >>> config.epoch_end_steps.tolist()
+        [6, 12]
+        """
+        lengths = self.schedule.epoch_lengths(self.data.num_docs, self.seed)
+        return np.cumsum(lengths) * self.schedule.steps_per_doc
 
     def steps_between(self, every: str) -> int | None:
         """Steps between two events that happen every ``doc`` (M) or ``epoch`` (T*M); None
-        for any other cadence (``never``, ``auto``, ...).
+        for any other cadence (``never``, ``auto``, ...) and for ``epoch`` when one-off
+        documents make epochs differ in length (use :attr:`epoch_end_steps`).
 
         Examples
         --------
@@ -395,6 +480,8 @@ class RunConfig(_Section):
         [2, 6, None]
         """
         steps_per_doc = self.schedule.steps_per_doc
+        if every == "epoch" and self.schedule.one_offs is not None:
+            return None
         return {"doc": steps_per_doc, "epoch": steps_per_doc * self.data.num_docs}.get(every)
 
     def to_json(self) -> str:
@@ -406,3 +493,25 @@ class RunConfig(_Section):
         from reawaken.config.loading import build_config  # loading builds on these sections
 
         return build_config(json.loads(text))
+
+
+def stored_total_steps(config: dict[str, Any]) -> int:
+    """Gradient steps of the run whose resolved config (a store's ``config`` attribute, as a
+    dict) is ``config``: E*T*M plus M per one-off document; 0 where it lacks the sizes.
+
+    Examples
+    --------
+    >>> stored_total_steps({"data": {"num_docs": 3},
+    ...                     "schedule": {"steps_per_doc": 2, "num_epochs": 4}})
+    24
+    >>> stored_total_steps({})
+    0
+    """
+    schedule, data = config.get("schedule", {}), config.get("data", {})
+    try:
+        parsed = ScheduleConfig.model_validate(schedule)
+        num_docs = int(data["num_docs"])
+        lengths = parsed.epoch_lengths(num_docs, int(config.get("seed", 0)))
+    except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+        return 0
+    return int(lengths.sum()) * parsed.steps_per_doc

@@ -50,6 +50,17 @@ class DocumentSet:
             matrix[row, : len(ids)] = ids
         return matrix
 
+    def head(self, count: int) -> DocumentSet:
+        """The first ``count`` documents (and their held-out texts).
+
+        Examples
+        --------
+        >>> DocumentSet(((1, 2), (3, 4), (5, 6)), ("a", "b", "c")).head(2).source_ids
+        ('a', 'b')
+        """
+        heldout = self.heldout.head(count) if self.heldout is not None else None
+        return DocumentSet(self.input_ids[:count], self.source_ids[:count], heldout)
+
     def windows(self, size: int) -> DocumentSet:
         """The centre ``size`` tokens of each document (all of a shorter one).
 
@@ -77,11 +88,21 @@ def _tokenize_checked(
     return ids
 
 
-def read_documents(config: DataConfig, seed: int) -> list[RawDocument]:
-    """Draw ``config.num_docs`` raw documents (seeded): no model needed, so a bad corpus is
-    reported before one loads."""
+def read_documents(config: DataConfig, seed: int, *, extra: int = 0) -> list[RawDocument]:
+    """Draw ``config.num_docs`` raw documents (seeded), then ``extra`` more (the one-off
+    documents of ``schedule.one_offs``): no model needed, so a bad corpus is reported before
+    one loads."""
     sample_seed = seed if config.sample_seed is None else config.sample_seed
-    return read_source(config, config.num_docs, sample_seed)
+    wanted = config.num_docs + extra
+    try:
+        return read_source(config, wanted, sample_seed)
+    except ConfigError as error:
+        if not extra:
+            raise
+        raise ConfigError(
+            f"{error} (data.num_docs {config.num_docs} plus {extra} one-off documents drawn "
+            "for schedule.one_offs; lower schedule.one_offs or schedule.num_epochs)"
+        ) from None
 
 
 def load_documents(config: DataConfig, tokenize: Tokenize, seed: int) -> DocumentSet:

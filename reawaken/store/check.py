@@ -52,6 +52,19 @@ def _trusted_steps(ds: xr.Dataset) -> int:
     return completed
 
 
+def _schedule_problems(ds: xr.Dataset) -> list[str]:
+    """Every trained document must be a ``doc`` (evaluated) or a ``one_off``: the analysis
+    leaves any other label out of the block table, which would hide a damaged schedule."""
+    labels = set(ds["doc"].values.tolist())
+    if "one_off" in ds.coords:
+        labels |= set(ds["one_off"].values.tolist())
+    trained = set(np.unique(np.asarray(ds["trained_doc"].values)).tolist()) - {-1}
+    unknown = sorted(trained - labels)
+    if unknown:
+        return [f"'trained_doc' holds {unknown[:5]}, labels of neither 'doc' nor 'one_off'"]
+    return []
+
+
 def step_data_problems(ds: xr.Dataset) -> list[str]:
     """Problems in the step-indexed data: NaN where written, data past ``completed_steps``.
 
@@ -70,6 +83,7 @@ def step_data_problems(ds: xr.Dataset) -> list[str]:
         train_loss = _read(ds, "train_loss") if "train_loss" in ds else None
     except StoreError as error:
         return [str(error)]
+    problems += _schedule_problems(ds)
     rows = _evaluated_steps(ds, trusted)
     if status == "running" and completed == 0:
         rows = rows[1:]  # a run that has just started may not have evaluated step 0 yet

@@ -159,6 +159,13 @@ def combine_runs(
     stripped = [
         ds.drop_vars([n for n in auxiliary if n in ds.coords]).drop_attrs(deep=False) for ds in runs
     ]
+    # Dims without an index (schema v2's `param`, `sketch`) are aligned by position: an
+    # index for the join, dropped after it.
+    unindexed = sorted({str(d) for ds in runs for d in ds.dims if d not in ds.indexes})
+    stripped = [
+        ds.assign_coords({d: np.arange(ds.sizes[d]) for d in unindexed if d in ds.dims})
+        for ds in stripped
+    ]
     ints = {
         str(n): -1
         for ds in runs
@@ -175,6 +182,7 @@ def combine_runs(
         fill_value=ints,
         combine_attrs="drop",
     )
+    combined = combined.drop_vars(unindexed)
     combined = combined.assign_coords({dim: np.asarray(list(names), dtype=str)})
     for name in auxiliary:
         present = [ds[name] for ds in runs if name in ds.coords]

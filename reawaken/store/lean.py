@@ -22,6 +22,8 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from reawaken.store.schema import V1_INDEX_COORDINATES
+
 __all__ = ["read_lean"]
 
 
@@ -141,11 +143,16 @@ def read_lean(path: str | Path, variables: Collection[str]) -> xr.Dataset:
             if (child / "zarr.json").is_file()
         )
     metas = {name: meta for name, meta in found if meta.get("node_type") == "array"}
+    # xarray names a coordinate in the attributes of the arrays on its dims, or, when no data
+    # variable has its dims (e.g. `one_off_source_id`), in the group's own.
+    root_attrs = {k: v for k, v in root_attrs.items() if k != "coordinates"}
     coordinate_names = {
         name
-        for meta in metas.values()
+        for meta in [*metas.values(), root]
         for name in meta.get("attributes", {}).get("coordinates", "").split()
     }
+    if root_attrs.get("schema_version") == 1:  # schema v2 drops these (large) indexes
+        metas = {k: v for k, v in metas.items() if k not in V1_INDEX_COORDINATES}
     dims = {name for meta in metas.values() for name in meta.get("dimension_names") or ()}
     coords: dict[str, xr.Variable] = {}
     data: dict[str, xr.Variable] = {}

@@ -17,9 +17,17 @@ import zarr
 
 from reawaken.errors import StoreError
 from reawaken.store.lean import read_lean
-from reawaken.store.schema import COORDINATES, SCHEMA_VERSION, STATUSES, VARIABLES
+from reawaken.store.schema import (
+    COORDINATES,
+    READABLE_VERSIONS,
+    SCHEMA_VERSION,
+    STATUSES,
+    V1_INDEX_COORDINATES,
+    VARIABLES,
+)
 
 __all__ = [
+    "as_current_schema",
     "attribute_problems",
     "config_digest",
     "open_run",
@@ -104,9 +112,10 @@ def attribute_problems(attrs: Mapping[str, Any]) -> list[str]:
         return ["it has no 'schema_version' attribute: not a reawaken run store"]
     if not isinstance(version, int) or isinstance(version, bool):
         return [f"attribute 'schema_version' is {version!r}, expected an integer"]
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
+        readable = " or ".join(map(str, READABLE_VERSIONS))
         return [
-            f"it has schema version {version}; this reawaken reads version {SCHEMA_VERSION} "
+            f"it has schema version {version}; this reawaken reads version {readable} "
             "(open it with the reawaken release that wrote it)"
         ]
     problem = _config_problem(attrs)
@@ -132,8 +141,36 @@ def run_config(ds_or_attrs: xr.Dataset | Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(raw) if isinstance(raw, str) else dict(raw)
 
 
+def as_current_schema(ds: xr.Dataset) -> xr.Dataset:
+    """A store of an older readable schema version as the current one (others unchanged).
+
+    Version 1 differs from version 2 only by the index coordinates of ``param`` and
+    ``sketch``, dropped here, and by holding rectangular schedules only, which version 2's
+    per-step coordinates describe as they are. The stored version stays in
+    ``attrs["stored_schema_version"]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reawaken.testing import synthetic_run, v1_layout
+    >>> old = v1_layout(synthetic_run(np.zeros((3, 2)), steps_per_doc=1,
+    ...     arrays={"weight_sketch": np.zeros((3, 4))}))
+    >>> "sketch" in old.coords, old.attrs["schema_version"]
+    (True, 1)
+    >>> new = as_current_schema(old)
+    >>> "sketch" in new.coords, new.attrs["schema_version"], new.attrs["stored_schema_version"]
+    (False, 2, 1)
+    """
+    version = ds.attrs.get("schema_version")
+    if version == SCHEMA_VERSION or version not in READABLE_VERSIONS:
+        return ds
+    ds = ds.drop_vars([name for name in V1_INDEX_COORDINATES if name in ds.coords])
+    return ds.assign_attrs(schema_version=SCHEMA_VERSION, stored_schema_version=version)
+
+
 def structural_problems(ds: xr.Dataset) -> list[str]:
-    """What makes ``ds`` not a schema-v1 run: missing variables, wrong dims, bad attributes.
+    """What makes ``ds`` not a run of a readable schema version: missing variables, wrong
+    dims, bad attributes.
 
     Variables and coordinates are checked against their declaration in
     :mod:`reawaken.store.schema` (dims and dtypes); a coordinate is required wherever its dims
@@ -188,11 +225,14 @@ def open_store(path: str | Path) -> xr.Dataset:
     """Open a store's arrays lazily, unchecked: the first half of :func:`open_run` and of
     :func:`reawaken.store.check.check_run`. Raises :class:`StoreError` where it cannot."""
     path = Path(path)
-    read_attrs(path)
+    attrs = read_attrs(path)
+    # A version-1 store's `param` index can be ~1 GB: never load it (open_zarr loads indexes).
+    dropped = V1_INDEX_COORDINATES if attrs.get("schema_version") == 1 else ()
     try:
-        return xr.open_zarr(str(path), consolidated=False, zarr_format=3)
+        ds = xr.open_zarr(str(path), consolidated=False, zarr_format=3, drop_variables=dropped)
     except Exception as error:
         raise StoreError(f"{path} is damaged: xarray cannot open it ({error})") from error
+    return as_current_schema(ds)
 
 
 def open_run(path: str | Path, *, variables: Collection[str] | None = None) -> xr.Dataset:
@@ -232,7 +272,7 @@ def open_run(path: str | Path, *, variables: Collection[str] | None = None) -> x
         read_attrs(path)
         wanted = set(variables) | CHECKED_VARIABLES
         try:
-            ds = read_lean(path, wanted)
+            ds = as_current_schema(read_lean(path, wanted))
         except Exception as error:  # codecs raise many types for a damaged chunk
             raise StoreError(f"{path} is damaged: a chunk cannot be read ({error})") from error
         problems = structural_problems(ds)

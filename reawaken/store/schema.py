@@ -1,4 +1,4 @@
-"""The run store's schema (version 1): the one declaration of its arrays, and the template.
+"""The run store's schema (version 2): the one declaration of its arrays, and the template.
 
 Every array and coordinate of a run is declared once, in :data:`VARIABLES` and
 :data:`COORDINATES`. The writer creates a store from :func:`run_template`, which builds each
@@ -7,10 +7,18 @@ validate against the same declaration; the schema tables of the README and of
 docs/architecture.md are :func:`schema_tables` (a test compares them); and the synthetic
 runs of :mod:`reawaken.testing` come from the same template, so tests exercise exactly the
 layout a real run writes.
+
+Version 2 (this one) differs from version 1 in two ways, and the reader opens a version-1
+store as version 2 (:data:`V1_INDEX_COORDINATES`): the schedule is explicit, so epochs may
+differ in length (the per-step coordinates say which document each step trains; one-off
+documents, trained once and never evaluated, are labelled on the ``one_off`` dim), and the
+``param`` and ``sketch`` dims have no index coordinates (the ``param`` index of Pythia-1B's
+``embed_out`` alone is about 0.8 GB).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import dask.array as da
@@ -21,8 +29,10 @@ __all__ = [
     "BEFORE_TRAINING",
     "COORDINATES",
     "POST_RUN_DIMS",
+    "READABLE_VERSIONS",
     "SCHEMA_VERSION",
     "STATUSES",
+    "V1_INDEX_COORDINATES",
     "VARIABLES",
     "CoordinateSpec",
     "StoreLayout",
@@ -33,7 +43,11 @@ __all__ = [
     "step_coordinates",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions the reader opens (an older one is read as :data:`SCHEMA_VERSION`).
+READABLE_VERSIONS = (1, 2)
+#: Index coordinates a version-1 store has and version 2 drops (the dims stay).
+V1_INDEX_COORDINATES = ("param", "sketch")
 STATUSES = ("running", "completed", "failed", "interrupted")
 #: Value of the per-step coordinates (epoch, cycle_position, trained_doc, grad_step) at step 0.
 BEFORE_TRAINING = -1
@@ -74,8 +88,9 @@ VARIABLES: dict[str, VariableSpec] = {
         ("step", "doc"),
         "float32",
         "evaluation loss",
-        "mean next-token cross-entropy of each document after the step (step 0 = before "
-        "training; NaN where the config evaluates less often)",
+        "mean next-token cross-entropy of each document after the step (an image "
+        "classifier: of its batch of images; step 0 = before training; NaN where the config "
+        "evaluates less often)",
         "nats",
     ),
     "train_loss": VariableSpec(
@@ -96,7 +111,8 @@ VARIABLES: dict[str, VariableSpec] = {
         ("doc", "token"),
         "int32",
         "token ids (-1 = padding)",
-        "token ids evaluated (-1 = padding; the toy model: each task's index)",
+        "token ids evaluated (-1 = padding; the toy model: each task's index; an image "
+        "classifier: each image's class)",
     ),
     "heldout_loss": VariableSpec(
         ("step", "heldout_doc"),
@@ -163,15 +179,20 @@ COORDINATES: dict[str, CoordinateSpec] = {
     "step": CoordinateSpec(("step",), "int64", "0 = before any update, s = after the s-th"),
     "epoch": CoordinateSpec(("step",), "int32", "epoch of the step's update (-1 at step 0)"),
     "cycle_position": CoordinateSpec(
-        ("step",), "int32", "index of the trained document in its epoch's order (-1 at step 0)"
+        ("step",),
+        "int32",
+        "index of the trained document in its epoch's order (-1 at step 0; epochs may differ "
+        "in length)",
     ),
     "trained_doc": CoordinateSpec(
-        ("step",), "int32", "document updated at the step (-1 at step 0)"
+        ("step",),
+        "int32",
+        "document updated at the step: a `doc`, or a `one_off` (-1 at step 0); the run's schedule",
     ),
     "grad_step": CoordinateSpec(
         ("step",), "int32", "index of the update in its document's block, 0..M-1 (-1 at step 0)"
     ),
-    "doc": CoordinateSpec(("doc",), "int64", "document index 0..T-1"),
+    "doc": CoordinateSpec(("doc",), "int64", "document index 0..T-1 (the evaluated ones)"),
     "source_id": CoordinateSpec(("doc",), "object", "the document's index or id in its source"),
     "n_tokens": CoordinateSpec(("doc",), "int32", "the document's number of evaluated tokens"),
     "token": CoordinateSpec(("token",), "int64", "token position"),
@@ -180,8 +201,15 @@ COORDINATES: dict[str, CoordinateSpec] = {
     "heldout_doc": CoordinateSpec(("heldout_doc",), "int64", "index of the held-out text"),
     "layer": CoordinateSpec(("layer",), "int64", "hidden-state layer, 0..L (L = final)"),
     "hidden": CoordinateSpec(("hidden",), "int64", "hidden unit"),
-    "sketch": CoordinateSpec(("sketch",), "int64", "sketch bucket"),
-    "param": CoordinateSpec(("param",), "int64", "entry of the flattened chosen parameters"),
+    "one_off": CoordinateSpec(
+        ("one_off",),
+        "int64",
+        "label in `trained_doc` of a one-off document (T, T+1, ...: trained once, never "
+        "evaluated; `schedule.one_offs`)",
+    ),
+    "one_off_source_id": CoordinateSpec(
+        ("one_off",), "object", "the one-off document's index or id in its source"
+    ),
     "source_doc": CoordinateSpec(
         ("source_doc",), "int64", "document trained alone by `reawaken pairwise`"
     ),
@@ -192,11 +220,14 @@ COORDINATES: dict[str, CoordinateSpec] = {
 class StoreLayout:
     """Sizes and per-step facts that fix the shape of a run store.
 
-    ``order`` has one row per epoch: ``order[e, p]`` is the document trained at cycle position
-    ``p`` of epoch ``e`` (the document order's output).
+    ``order`` has one entry per epoch: ``order[e][p]`` is the document trained at cycle
+    position ``p`` of epoch ``e`` (the schedule's output,
+    :func:`reawaken.schedule.training_schedule`; a rectangular (epoch, position) array when
+    every epoch has the same T documents). Labels 0..T-1 are the evaluated documents (T =
+    ``len(n_tokens)``), labels T.. the one-off documents of ``one_off_source_ids``.
     """
 
-    order: np.ndarray
+    order: Sequence[np.ndarray]
     steps_per_doc: int
     n_tokens: np.ndarray
     source_ids: list[str]
@@ -208,19 +239,25 @@ class StoreLayout:
     grad_sketch: bool = False
     num_heldout_docs: int = 0
     token_loss: bool = False
+    one_off_source_ids: list[str] = field(default_factory=list)
 
     @property
     def num_epochs(self) -> int:
-        return int(self.order.shape[0])
+        return len(self.order)
 
     @property
     def num_docs(self) -> int:
-        return int(self.order.shape[1])
+        return len(self.n_tokens)
+
+    @property
+    def num_blocks(self) -> int:
+        """Document blocks of the run (E*T, plus one per one-off document)."""
+        return sum(len(epoch) for epoch in self.order)
 
     @property
     def num_steps(self) -> int:
-        """Number of entries on the ``step`` dim: E*T*M updates plus step 0."""
-        return self.num_epochs * self.num_docs * self.steps_per_doc + 1
+        """Number of entries on the ``step`` dim: one per update plus step 0."""
+        return self.num_blocks * self.steps_per_doc + 1
 
     @property
     def max_tokens(self) -> int:
@@ -249,12 +286,13 @@ def dim_sizes(layout: StoreLayout) -> dict[str, int | None]:
         "hidden": layout.hidden_size if activations else None,
         "sketch": layout.sketch_size or None,
         "param": layout.weight_size or None,
+        "one_off": len(layout.one_off_source_ids) or None,
         "source_doc": None,  # only after the run, when `reawaken pairwise` adds its variable
     }
 
 
-def step_coordinates(order: np.ndarray, steps_per_doc: int) -> dict[str, np.ndarray]:
-    """Per-step coordinates for a training order of shape (epoch, cycle_position).
+def step_coordinates(order: Sequence[np.ndarray], steps_per_doc: int) -> dict[str, np.ndarray]:
+    """Per-step coordinates for a schedule: one array of documents per epoch, of any length.
 
     Step 0 is before any update; step ``s >= 1`` is after the s-th update.
 
@@ -265,21 +303,25 @@ def step_coordinates(order: np.ndarray, steps_per_doc: int) -> dict[str, np.ndar
     [-1, 1, 1, 0, 0]
     >>> coords["grad_step"].tolist()
     [-1, 0, 1, 0, 1]
+    >>> ragged = step_coordinates([np.array([0, 2]), np.array([0])], steps_per_doc=1)
+    >>> ragged["epoch"].tolist(), ragged["cycle_position"].tolist()
+    ([-1, 0, 0, 1], [-1, 0, 1, 0])
     """
-    num_epochs, num_docs = order.shape
-    update = np.arange(num_epochs * num_docs * steps_per_doc)
-    episode = update // steps_per_doc
-    epoch = episode // num_docs
-    position = episode % num_docs
+    lengths = [len(epoch) for epoch in order]
+    epoch = np.repeat(np.arange(len(lengths)), lengths)
+    position = np.concatenate([np.arange(n) for n in lengths]) if lengths else epoch
+    trained = np.concatenate([np.asarray(e, dtype=np.int64) for e in order]) if lengths else epoch
 
-    def with_step0(values: np.ndarray) -> np.ndarray:
-        return np.concatenate([[BEFORE_TRAINING], values]).astype(np.int32)
+    def with_step0(per_block: np.ndarray) -> np.ndarray:
+        per_step = np.repeat(per_block, steps_per_doc)
+        return np.concatenate([[BEFORE_TRAINING], per_step]).astype(np.int32)
 
+    grad_step = np.tile(np.arange(steps_per_doc), len(trained))
     return {
         "epoch": with_step0(epoch),
         "cycle_position": with_step0(position),
-        "trained_doc": with_step0(order[epoch, position]),
-        "grad_step": with_step0(update % steps_per_doc),
+        "trained_doc": with_step0(trained),
+        "grad_step": np.concatenate([[BEFORE_TRAINING], grad_step]).astype(np.int32),
     }
 
 
@@ -300,6 +342,8 @@ def _coordinate_values(layout: StoreLayout) -> dict[str, object]:
         "n_tokens": layout.n_tokens,
         "snapshot_step": layout.snapshot_steps,
         "layer": layout.activation_layers,
+        "one_off": np.arange(len(layout.one_off_source_ids)) + layout.num_docs,
+        "one_off_source_id": layout.one_off_source_ids,
     }
 
 

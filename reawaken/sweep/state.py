@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reawaken.config import RunConfig
+from reawaken.config import RunConfig, stored_total_steps
 from reawaken.errors import ConfigError, StoreError
 from reawaken.store.lock import display_status, lock_path, read_owner
 from reawaken.store.reader import read_attrs
@@ -124,10 +124,7 @@ def read_state(out: str, name: str) -> RunState:
     if attrs is None:
         return RunState(name, "pending", 0.0)
     config = json.loads(attrs.get("config") or "{}")
-    data, schedule = config.get("data", {}), config.get("schedule", {})
-    total = (
-        data.get("num_docs", 0) * schedule.get("steps_per_doc", 0) * schedule.get("num_epochs", 0)
-    )
+    total = stored_total_steps(config)
     progress = attrs.get("completed_steps", 0) / total if total else None
     status = str(attrs.get("status"))
     if not _is_remote(out):

@@ -72,7 +72,7 @@ class CheckpointPolicy:
 
     every: str
     block_steps: int
-    epoch_steps: int
+    epoch_ends: frozenset[int]
     total_steps: int
     interval: float
     saves_optimizer: bool
@@ -88,7 +88,7 @@ class CheckpointPolicy:
         return cls(
             every=config.checkpoint.every,
             block_steps=int(config.steps_between("doc") or 1),
-            epoch_steps=int(config.steps_between("epoch") or 1),
+            epoch_ends=frozenset(int(step) for step in config.epoch_end_steps),
             total_steps=config.total_steps,
             interval=config.checkpoint.interval,
             saves_optimizer=not config.optimizer.reset_per_doc,
@@ -101,8 +101,9 @@ class CheckpointPolicy:
             return False
         if self.every == "auto":
             return step == self.total_steps or self.clock() - self.last >= self.interval
-        every = self.block_steps if self.every == "doc" else self.epoch_steps
-        return step % every == 0
+        if self.every == "epoch":
+            return step in self.epoch_ends
+        return step % self.block_steps == 0
 
     def written(self) -> None:
         """Restart the ``auto`` interval (after a checkpoint is written)."""

@@ -46,10 +46,8 @@ def pairwise_loss_change(
     Starts each time from the checkpoint after epoch ``epoch`` (1-based) of the run stored at
     ``store_path``, which ``checkpoint.keep_epochs`` must have kept.
     """
-    schedule = config.schedule
     _check_epoch(config, epoch)
-    steps_per_doc, num_docs = schedule.steps_per_doc, config.data.num_docs
-    step = epoch * num_docs * steps_per_doc
+    step = int(config.epoch_end_steps[epoch - 1])
     checkpoint = checkpoint_at(store_path, step)
     if checkpoint is None:
         raise StoreError(
@@ -123,9 +121,7 @@ def run_pairwise(store_path: str | Path, epoch: int, *, progress: bool = True) -
     attrs = read_attrs(store_path)
     config = RunConfig.from_json(str(attrs["config"]))
     _check_epoch(config, epoch)
-    if int(attrs.get("completed_steps", 0)) < epoch * config.data.num_docs * (
-        config.schedule.steps_per_doc
-    ):
+    if int(attrs.get("completed_steps", 0)) < config.epoch_end_steps[epoch - 1]:
         raise StoreError(
             f"{store_path} has not reached the end of epoch {epoch} yet "
             f"(completed_steps {attrs.get('completed_steps')})"

@@ -68,7 +68,7 @@ def run_sizes(config: RunConfig) -> tuple[int, int]:
     per_step = 4 * (docs + heldout + 3)  # loss, heldout_loss, train_loss, lr, grad_norm
     memory = steps * STEP_TABLE_BYTES + steps_per_doc * per_step  # step table + one block
     snapshots = {
-        "doc": config.schedule.num_epochs * docs + 1,
+        "doc": config.total_steps // steps_per_doc + 1,
         "epoch": config.schedule.num_epochs + 1,
     }
     sketch = config.probes.sketch_size * (1 + docs * config.probes.grad_sketch)

@@ -6,6 +6,7 @@ steps, evaluate, snapshot, write. Everything else is one named call.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -74,7 +75,7 @@ class CyclicRun:
         config: RunConfig,
         workload: Workload,
         writer: RunWriter,
-        order: np.ndarray,
+        order: list[np.ndarray],
         layers: list[int],
     ) -> None:
         self.config = config
@@ -100,8 +101,8 @@ class CyclicRun:
         self.background = BackgroundWriter(depth=2)
         self.optimizer = build_optimizer(self.model, config.optimizer)
         self.checkpoints = CheckpointPolicy.of(config)
-        epoch_steps = self.steps_per_doc * len(workload)
-        self.kept_steps = {epoch * epoch_steps for epoch in config.checkpoint.keep_epochs}
+        epoch_ends = config.epoch_end_steps
+        self.kept_steps = {int(epoch_ends[epoch - 1]) for epoch in config.checkpoint.keep_epochs}
 
     def evaluate(self, *, at_snapshot: bool) -> Evaluation:
         """Every document's loss; at a snapshot also the probes that evaluation computes."""
@@ -141,11 +142,15 @@ class CyclicRun:
             self.writer.write_snapshot(0, {k: v.cpu().numpy() for k, v in snapshot.items()})
 
     def blocks(self, first_step: int) -> Iterator[tuple[int, int, int]]:
-        """(epoch, cycle_position, doc) of each block from step ``first_step`` on."""
+        """(epoch, cycle_position, doc) of each block from step ``first_step`` on; epochs may
+        differ in length (one-off documents)."""
         start = first_step // self.steps_per_doc
-        for block, (epoch, position) in enumerate(np.ndindex(*self.order.shape)):
-            if block >= start:
-                yield epoch, position, int(self.order[epoch, position])
+        every_block = (
+            (epoch, position, int(doc))
+            for epoch, docs in enumerate(self.order)
+            for position, doc in enumerate(docs)
+        )
+        yield from itertools.islice(every_block, start, None)
 
     def resume_from(self, step: int) -> None:
         """Continue after ``step``: restore its checkpoint (none at 0), clear later data."""
@@ -264,7 +269,7 @@ def _owner() -> dict[str, object]:
 def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> RunResult:
     """Train to the end, marking the store on any stop; the data written so far is kept."""
     writer, path = run.writer, run.writer.path
-    total = len(run.order) * len(run.workload) * run.steps_per_doc
+    total = run.total_steps
     bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
     try:
         threads = torch_threads(run_threads(run.config, run.workload))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from reawaken.config import RunConfig
 from reawaken.errors import ConfigError
-from reawaken.schedule import training_order
+from reawaken.schedule import training_schedule
 from reawaken.store.schema import StoreLayout
+from reawaken.train.classify import ClassifierWorkload
 from reawaken.train.probes import weight_size
 from reawaken.train.toy import ToyWorkload
 from reawaken.train.workload import LanguageWorkload, Workload
@@ -84,12 +86,14 @@ def resolve_layers(layers: tuple[int, ...], num_layers: int) -> list[int]:
 
 def snapshot_steps(config: RunConfig) -> np.ndarray:
     """Steps after which a snapshot is taken (always step 0, unless snapshots are off)."""
+    if config.probes.snapshot_every == "epoch":  # epochs may differ in length (one-offs)
+        return np.concatenate([[0], config.epoch_end_steps]).astype(np.int64)
     every = config.steps_between(config.probes.snapshot_every)
     return np.arange(0, config.total_steps + 1, every) if every else np.array([], dtype=np.int64)
 
 
 def store_layout(
-    config: RunConfig, workload: Workload, order: np.ndarray, layers: list[int]
+    config: RunConfig, workload: Workload, order: Sequence[np.ndarray], layers: list[int]
 ) -> StoreLayout:
     """The shape of the run's store, from the config and the built model and documents."""
     probes = config.probes
@@ -99,6 +103,8 @@ def store_layout(
         steps_per_doc=config.schedule.steps_per_doc,
         n_tokens=workload.n_tokens,
         source_ids=list(workload.source_ids),
+        # A workload without one-off documents need not declare the attribute.
+        one_off_source_ids=list(getattr(workload, "one_off_source_ids", ())),
         snapshot_steps=snapshots,
         activation_layers=layers if len(snapshots) else [],
         hidden_size=workload.hidden_size,
@@ -111,16 +117,20 @@ def store_layout(
 
 
 def build_workload(config: RunConfig) -> Workload:
-    """The model family's workload: the toy model, or a language (or Image GPT) model."""
+    """The model family's workload: the toy model, an image classifier, or a language (or
+    Image GPT) model."""
     if config.model.is_toy:
         return ToyWorkload.build(config)
+    if config.model.is_vision:
+        return ClassifierWorkload.build(config)
     return LanguageWorkload.build(config)
 
 
-def prepare(config: RunConfig) -> tuple[Workload, np.ndarray, list[int]]:
-    """Build the model and documents and fix the order; seeded, so resume rebuilds the same."""
+def prepare(config: RunConfig) -> tuple[Workload, list[np.ndarray], list[int]]:
+    """Build the model and documents and fix the schedule (one array of documents per
+    epoch, :func:`reawaken.schedule.training_schedule`); seeded, so resume rebuilds the same."""
     torch.manual_seed(config.seed)
     workload = build_workload(config)
-    order = training_order(config.schedule, len(workload), config.seed)
+    order = training_schedule(config.schedule, len(workload), config.seed)
     layers = resolve_layers(config.probes.activation_layers, workload.num_layers)
     return workload, order, layers

@@ -36,6 +36,9 @@ class Workload(Protocol):
     ``source_ids`` and :meth:`token_matrix` fill the store's ``doc`` coordinates and
     ``tokens``; ``hidden_size`` is the width of ``activation``; ``threads`` is the number of
     CPU threads the run should use (None: torch's default), applied by :func:`torch_threads`.
+    ``len()`` is T, the evaluated documents 0..T-1; a workload that trains one-off documents
+    (``schedule.one_offs``) also takes labels T.. in :meth:`training_loss` and names their
+    sources in ``one_off_source_ids``.
     """
 
     model: torch.nn.Module
@@ -131,13 +134,16 @@ class LanguageWorkload:
         self.model = loaded.model
         self.device = loaded.device
         self.info = loaded.info
-        self.documents = documents
-        self.evaluated = evaluated_documents(config, documents)
-        self.source_ids = list(documents.source_ids)
+        self.documents = documents  # the T cycled documents, then the one-offs (never evaluated)
+        num_docs = config.data.num_docs
+        cycled = documents.head(num_docs)
+        self.evaluated = evaluated_documents(config, cycled)
+        self.source_ids = list(cycled.source_ids)
+        self.one_off_source_ids = list(documents.source_ids[num_docs:])
         self.n_tokens = self.evaluated.n_tokens
         self.hidden_size = int(loaded.model.config.hidden_size)
         self.num_layers = int(loaded.model.config.num_hidden_layers)
-        heldout = documents.heldout
+        heldout = cycled.heldout
         self.num_heldout_docs = len(heldout) if heldout is not None else 0
         self.examples = [torch.tensor([ids], device=self.device) for ids in documents.input_ids]
         self.noise = TrainingNoise(config, pad_id=loaded.pad_id)
@@ -154,7 +160,8 @@ class LanguageWorkload:
     @classmethod
     def build(cls, config: RunConfig) -> LanguageWorkload:
         """Load the model and draw and tokenise the documents (seeded)."""
-        raw = read_documents(config.data, config.seed)  # a bad corpus fails before the model
+        # A bad corpus fails before the model loads; one-off documents are drawn with the rest.
+        raw = read_documents(config.data, config.seed, extra=config.num_one_offs)
         loaded = load_model(config.model, seed=config.seed)
         documents = tokenize_documents(raw, loaded.tokenize, config.data)
         _check_positions(loaded, documents)
@@ -175,7 +182,7 @@ class LanguageWorkload:
         )
 
     def __len__(self) -> int:
-        return len(self.documents)
+        return len(self.evaluated)
 
     def token_matrix(self) -> np.ndarray:
         return self.evaluated.token_matrix()

@@ -14,6 +14,7 @@ import reawaken
 from reawaken.analysis import recovery_score, summary
 from reawaken.errors import StoreError
 from reawaken.store.combine import open_runs
+from reawaken.store.schema import SCHEMA_VERSION
 from reawaken.testing import synthetic_config, synthetic_run
 
 
@@ -85,7 +86,7 @@ def test_open_runs_adds_a_run_dim_and_config_coordinates(tmp_path: Path, sweep) 
     assert runs["status"].values.tolist() == ["completed", "completed", "running"]
     assert runs["completed_steps"].values.tolist() == [12, 12, 5]
     assert json.loads(str(runs["config"].sel(run="b").item()))["data"]["context_length"] == 16
-    assert runs.attrs["schema_version"] == 1
+    assert runs.attrs["schema_version"] == SCHEMA_VERSION
 
 
 def test_runs_of_different_sizes_are_aligned_with_nan(tmp_path: Path, sweep) -> None:

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def full_layout() -> StoreLayout:
-    """A layout in which every optional variable of the schema is switched on."""
+    """A layout in which every optional variable and dim of the schema is switched on."""
     return StoreLayout(
-        order=np.array([[1, 0], [0, 1]]),
+        order=[np.array([1, 0]), np.array([0, 1, 2])],  # a one-off document (2) in epoch 1
         steps_per_doc=2,
         n_tokens=np.array([4, 3]),
         source_ids=["a", "b"],
@@ -35,6 +35,7 @@ def full_layout() -> StoreLayout:
         grad_sketch=True,
         num_heldout_docs=2,
         token_loss=True,
+        one_off_source_ids=["x"],
     )
 
 
@@ -54,10 +55,14 @@ def test_the_template_builds_every_declared_variable_with_its_dims_and_dtype() -
         assert ds[name].dims == coordinate.dims, name
     assert ds.layer.values.tolist() == [1, 3]
     assert ds.sizes == {
-        "step": 9, "doc": 2, "token": 4, "snapshot": 3, "heldout_doc": 2,
-        "layer": 2, "hidden": 5, "sketch": 6, "param": 7,
+        "step": 11, "doc": 2, "token": 4, "snapshot": 3, "heldout_doc": 2,
+        "layer": 2, "hidden": 5, "sketch": 6, "param": 7, "one_off": 1,
     }  # fmt: skip
-    assert structural_problems(ds.assign_attrs(schema_version=1, status="running",
+    assert "param" not in ds.coords and "sketch" not in ds.coords  # schema v2: no index
+    assert ds.one_off.values.tolist() == [2] and ds.one_off_source_id.values.tolist() == ["x"]
+    assert ds.epoch.values.tolist() == [-1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    assert ds.trained_doc.values.tolist() == [-1, 1, 1, 0, 0, 0, 0, 1, 1, 2, 2]
+    assert structural_problems(ds.assign_attrs(schema_version=2, status="running",
                                                completed_steps=0)) == []  # fmt: skip
 
 
@@ -89,7 +94,7 @@ def test_the_documented_schema_tables_are_the_declared_ones(document: str) -> No
 
 def test_the_reader_refuses_a_store_that_breaks_a_declared_dtype_or_coordinate() -> None:
     ds = run_template(full_layout()).assign_attrs(
-        schema_version=1, status="running", completed_steps=0
+        schema_version=2, status="running", completed_steps=0
     )
     assert structural_problems(ds.assign(tokens=ds.tokens.astype("int64"))) == [
         "variable 'tokens' has dtype int64, expected int32"

@@ -14,7 +14,7 @@ import reawaken
 from reawaken.config import RunConfig
 from reawaken.errors import RunFailed, RunInterrupted
 from reawaken.models import load_model
-from reawaken.store.schema import VARIABLES
+from reawaken.store.schema import SCHEMA_VERSION, VARIABLES
 from reawaken.store.writer import RunWriter
 from reawaken.train import run_experiment
 from reawaken.train import steps as train_steps
@@ -22,7 +22,9 @@ from reawaken.train import steps as train_steps
 T, M, E = 3, 2, 2
 
 
-def test_store_matches_schema_v1(finished_run: Path, make_config: Callable[..., RunConfig]) -> None:
+def test_store_matches_the_schema(
+    finished_run: Path, make_config: Callable[..., RunConfig]
+) -> None:
     ds = reawaken.open_run(finished_run)
     steps = E * T * M + 1
     assert ds.sizes["step"] == steps and ds.sizes["doc"] == T
@@ -38,7 +40,7 @@ def test_store_matches_schema_v1(finished_run: Path, make_config: Callable[..., 
         assert ds[name].dtype == np.float32
     assert ds.tokens.dtype == np.int32
     assert ds.layer.values.tolist() == [2]  # -1 resolves to the final layer of 2 blocks
-    assert ds.attrs["schema_version"] == 1
+    assert ds.attrs["schema_version"] == SCHEMA_VERSION
     assert ds.attrs["status"] == "completed"
     assert ds.attrs["completed_steps"] == steps - 1
     assert json.loads(ds.attrs["config"]) == json.loads(make_config().to_json())
