@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 from app_stores import E, M, T, finish_running_store, make_run, make_runs_folder
 
-from reawaken import analysis
+from reawaken import analysis, plots
 from reawaken.app import data
 from reawaken.app.pages import (
     MechanismPage,
@@ -67,6 +67,34 @@ def lines(fig: Any) -> tuple[list[str], list[np.ndarray]]:
             labels += list(renderer.data_source.data["series"])
             ys += list(renderer.data_source.data["ys"])
     return labels, ys
+
+
+def grids(view: pn.viewable.Viewable) -> list[Any]:
+    """The heatmaps drawn directly in ``view`` (Bokeh figures of one image or set of cells)."""
+    from bokeh.models import Image, Quad
+
+    return [f for f in drawn(view) if isinstance(f.renderers[0].glyph, Image | Quad)]
+
+
+def grid_values(fig: Any) -> np.ndarray:
+    """The (y, x) values a directly drawn heatmap shows, rows in ascending y."""
+    from bokeh.models import Image
+
+    renderer = fig.renderers[0]
+    data = renderer.data_source.data
+    if isinstance(renderer.glyph, Image):
+        return np.asarray(data["image"][0])
+    shape = (len(np.unique(data["bottom"])), len(np.unique(data["left"])))
+    return np.asarray(data["value"]).reshape(shape)
+
+
+def colour_limits(fig: Any) -> tuple[float, float]:
+    """The low and high ends of a directly drawn heatmap's colour map."""
+    from bokeh.models import Image
+
+    glyph = fig.renderers[0].glyph
+    mapper = glyph.color_mapper if isinstance(glyph, Image) else glyph.fill_color.transform
+    return mapper.low, mapper.high
 
 
 def alerts(view: pn.viewable.Viewable) -> list[str]:
@@ -160,14 +188,35 @@ def test_recovery_overlays_several_runs_on_the_same_axes(runs_folder):
 
 def test_heatmap_holds_the_loss_and_the_matrix_switches_to_cyclic_distance(runs_folder):
     page = RecoveryPage(state=state_for(runs_folder, "alpha"))
-    heat, matrix = figures(page.per_run())
-    loss = open_run(runs_folder / "alpha.zarr").loss
-    np.testing.assert_allclose(heat.dimension_values(2, flat=False), loss.values.T)
-    assert matrix.kdims[0].name == "trained_doc"
-    assert len(matrix.dimension_values(2)) == T * T
+    heat, matrix = grids(page.per_run())
+    ds = open_run(runs_folder / "alpha.zarr")
+    np.testing.assert_allclose(grid_values(heat), ds.loss.values.T)
+    assert colour_limits(heat) == (float(ds.loss.min()), float(ds.loss.max()))
+    assert matrix.xaxis[0].axis_label == "trained document j"
+    expected = analysis.recovery_matrix(ds).transpose("doc", "trained_doc")
+    np.testing.assert_allclose(grid_values(matrix), expected.values, equal_nan=True)
     page.matrix_order = "cyclic distance"
-    _, matrix = figures(page.per_run())
-    assert matrix.kdims[0].name == "distance"
+    _, matrix = grids(page.per_run())
+    assert matrix.xaxis[0].axis_label.startswith("cyclic distance")
+    expected = analysis.recovery_matrix(ds, by_distance=True).transpose("doc", "distance")
+    np.testing.assert_allclose(grid_values(matrix), expected.values, equal_nan=True)
+
+
+def test_side_by_side_matrices_share_one_symmetric_colour_limit(runs_folder):
+    page = RecoveryPage(state=state_for(runs_folder, "alpha", "beta"))
+    shown = grids(page.per_run())
+    assert [f.title.text for f in shown].count("Loss of every document") == 2
+    matrices = {
+        name: analysis.recovery_matrix(open_run(runs_folder / f"{name}.zarr"))
+        for name in ("alpha", "beta")
+    }
+    limit = plots.symmetric_limit(*matrices.values())
+    for fig, matrix in zip(shown[1::2], matrices.values(), strict=True):
+        values = matrix.transpose("doc", "trained_doc").values
+        np.testing.assert_allclose(grid_values(fig), values, equal_nan=True)
+        assert colour_limits(fig) == (-limit, limit)
+    # The limit is the larger of the two matrices' own: one scale, not two.
+    assert limit == max(plots.symmetric_limit(m) for m in matrices.values())
 
 
 def test_a_stored_pairwise_matrix_is_shown_beside_the_in_run_one(runs_folder):
@@ -178,18 +227,18 @@ def test_a_stored_pairwise_matrix_is_shown_beside_the_in_run_one(runs_folder):
         xr.DataArray(change, dims=("source_doc", "doc"), attrs={"epoch": 2, "step": 2 * T * M}),
     )
     page = RecoveryPage(state=state_for(runs_folder, "alpha"))
-    _, in_run, pairwise = figures(page.per_run())
-    assert in_run.kdims[0].name == pairwise.kdims[0].name == "trained_doc"
+    _, in_run, pairwise = grids(page.per_run())
+    assert in_run.xaxis[0].axis_label == pairwise.xaxis[0].axis_label == "trained document j"
     # rows of the heatmap are evaluated documents i: the stored matrix, transposed
-    np.testing.assert_allclose(pairwise.dimension_values(2, flat=False), change.T)
-    assert "after epoch 2" in str(pairwise.opts.get("plot", backend="bokeh").kwargs["title"])
+    np.testing.assert_allclose(grid_values(pairwise), change.T)
+    assert "after epoch 2" in pairwise.title.text
     assert check_run(store) == []
 
 
 def test_a_bad_run_shows_a_message_and_the_others_still_plot(runs_folder):
     page = RecoveryPage(state=state_for(runs_folder, "alpha", "noloss", "damaged"))
     view = page.per_run()
-    assert len(figures(view)) == 2  # alpha's heatmap and matrix
+    assert len(grids(view)) == 2  # alpha's heatmap and matrix
     messages = alerts(view)
     assert len(messages) == 2
     assert any("'loss' is missing" in m for m in messages)
@@ -206,25 +255,25 @@ def test_representations_follow_the_snapshot_player_and_the_document(runs_folder
     steps = ds.snapshot_step.values.tolist()
     assert page.player.options == steps  # the player counts steps, the latest shown first
     assert page.player.value == steps[-1] and state.snapshot_step == -1
-    between, over_time, _ = figures(view)
+    between, over_time = grids(view)
     latest = analysis.representation_similarity(ds)
-    np.testing.assert_allclose(between.dimension_values(2, flat=False), latest.values)
+    np.testing.assert_allclose(grid_values(between), latest.values)
     page.player.value = steps[3]
     assert state.snapshot_step == steps[3]
-    between, over_time, points = figures(page.per_run())
+    view = page.per_run()
+    (between, over_time), (points,) = grids(view), figures(view)
     at_3 = analysis.representation_similarity(ds, snapshot=3)
-    np.testing.assert_allclose(between.dimension_values(2, flat=False), at_3.values)
+    np.testing.assert_allclose(grid_values(between), at_3.values)
     # The right-hand plot marks the chosen snapshot, in epochs.
-    marks = [float(line.data) for line in elements(over_time, hv.VLine)]
+    marks = [span.location for span in over_time.center if span.dimension == "height"]
     assert marks == [pytest.approx(steps[3] / (T * M))]
     pca_3 = analysis.representation_pca(ds)["projection"].sel(snapshot=3)
     (scatter,) = elements(points, hv.Points)
     np.testing.assert_allclose(scatter.dimension_values("pc1"), pca_3.sel(component=1).values)
     page.doc_choice.value = 2
-    _, over_time, _ = figures(page.per_run())
+    _, over_time = grids(page.per_run())
     expected = analysis.representation_similarity(ds, doc=2)
-    (matrix,) = elements(over_time, hv.Image) or elements(over_time, hv.QuadMesh)
-    np.testing.assert_allclose(matrix.dimension_values(2, flat=False), expected.values)
+    np.testing.assert_allclose(grid_values(over_time), expected.values)
 
 
 def test_the_player_of_a_running_run_names_the_step_its_plot_shows(runs_folder):
@@ -233,15 +282,14 @@ def test_the_player_of_a_running_run_names_the_step_its_plot_shows(runs_folder):
     ds = open_run(runs_folder / "running.zarr")
     written = ds.snapshot_step.values[ds.snapshot_step.values <= ds.attrs["completed_steps"]]
     assert page.player.options == written.tolist()
-    between, _, _ = figures(page.per_run())
-    title = hv.Store.lookup_options("bokeh", between, "plot").kwargs["title"]
-    assert title.endswith(f"after step {page.player.value}")
+    between, _ = grids(page.per_run())
+    assert between.title.text.endswith(f"after step {page.player.value}")
 
 
 def test_a_run_without_snapshots_says_so_on_the_snapshot_pages(runs_folder):
     state = state_for(runs_folder, "nosnap", "alpha")
     representations = RepresentationsPage(state=state).per_run()
-    assert len(figures(representations)) == 3
+    assert len(grids(representations)) == 2 and len(figures(representations)) == 1
     (text,) = alerts(representations)
     assert "no 'activation'" in text and "nosnap" in text
     weights = WeightsPage(state=state).per_run()
@@ -352,12 +400,12 @@ def test_beyond_four_runs_only_the_first_card_is_drawn_until_the_others_are_open
     cards = view.objects
     assert [card.collapsed for card in cards] == [False] + [True] * 4
     # In the table's order: alpha (open), beta, noloss, nosnap, running (closed).
-    assert len(figures(view)) == 2 and not any(card.objects for card in cards[1:])
+    assert len(grids(view)) == 2 and not any(card.objects for card in cards[1:])
     assert cards[2].title.startswith("noloss") and cards[4].title.startswith("running")
     cards[2].collapsed = False  # opening a card draws it: here a message
     assert "'loss' is missing" in alerts(cards[2])[0]
     cards[4].collapsed = False
-    assert len(figures(cards[4])) == 2
+    assert len(grids(cards[4])) == 2
     # A refresh that changes nothing reuses the cards, plots and all.
     assert all(a is b for a, b in zip(page.per_run().objects, cards, strict=True))
 
@@ -370,10 +418,8 @@ def test_mechanism_page_draws_residual_similarity_and_update_sizes_from_the_stor
     ds = open_run(runs_folder / "alpha.zarr")
     shown = figures(view)
     residual = analysis.weight_residual_similarity(ds)
-    heat = next(f for f in shown if isinstance(f, hv.Image | hv.QuadMesh))
-    np.testing.assert_allclose(
-        heat.dimension_values(2, flat=False), residual.values, equal_nan=True
-    )
+    (heat,) = grids(view)
+    np.testing.assert_allclose(grid_values(heat), residual.values, equal_nan=True)
     layout = next(f for f in shown if isinstance(f, hv.Layout))
     moves = analysis.update_magnitudes(ds, doc=1)["activation_update"].values
     np.testing.assert_allclose(layout[0].dimension_values(1), moves[np.isfinite(moves)])
