@@ -121,14 +121,15 @@ def grid_figure(obj: Any, *, height: int = 320) -> Any | None:
     else:  # uneven coordinates: one cell per value, at its true place
         left, bottom = np.meshgrid(x_edges[:-1], y_edges[:-1])
         right, top = np.meshgrid(x_edges[1:], y_edges[1:])
+        cells = {"left": left, "right": right, "bottom": bottom, "top": top, "value": values}
         renderer = fig.quad(
-            left=left.ravel(),
-            right=right.ravel(),
-            bottom=bottom.ravel(),
-            top=top.ravel(),
+            left="left",
+            right="right",
+            bottom="bottom",
+            top="top",
             fill_color=color,
             line_alpha=0,
-            source={"value": values.ravel()},
+            source={key: array.ravel() for key, array in cells.items()},
         )
         value = "@value"
     label = plot.get("clabel") or grid.vdims[0].pprint_label

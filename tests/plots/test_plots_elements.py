@@ -221,3 +221,52 @@ def test_large_grids_are_rasterised_and_long_curves_downsampled_small_ones_kept(
     assert isinstance(plots.for_browser(curves), hv.DynamicMap)
     small = plots.document_loss(run.loss, docs=[0], blocks=False)
     assert plots.for_browser(small) is small
+
+
+def test_a_heatmap_drawn_straight_with_bokeh_shows_the_values_and_the_shared_colour_limit():
+    from bokeh.models import Image, Quad, Span
+
+    from reawaken.plots.grid import grid_figure
+
+    values = np.arange(T * T, dtype=float).reshape(T, T) - 5
+    values[1, 2] = np.nan
+    matrix = xr.DataArray(
+        values, dims=("doc", "trained_doc"), coords={"doc": range(T), "trained_doc": range(T)}
+    )
+    fig = grid_figure(plots.recovery_matrix_plot(matrix, limit=12.5))
+    (renderer,) = fig.renderers
+    assert isinstance(renderer.glyph, Image)
+    np.testing.assert_array_equal(renderer.data_source.data["image"][0], values)
+    mapper = renderer.glyph.color_mapper
+    assert (mapper.low, mapper.high) == (-12.5, 12.5)
+    assert mapper.palette[0] != mapper.palette[-1]  # a diverging map, not one colour
+    assert (fig.x_range.start, fig.x_range.end) == (-0.5, T - 0.5)  # cells centred on docs
+    assert fig.xaxis[0].axis_label == "trained document j"
+    assert fig.title.text.startswith("Pairwise recovery")
+    # Uneven snapshot steps: one cell per value at its true place, and the chosen step marked.
+    steps = np.array([0, 8, 16, 24, 40])
+    over_time = xr.DataArray(
+        np.arange(25.0).reshape(5, 5) / 25,
+        dims=("snapshot", "other_snapshot"),
+        coords={"snapshot_step": ("snapshot", steps)},
+    )
+    fig = grid_figure(plots.snapshot_similarity(over_time, steps_per_epoch=8, mark_step=16))
+    (renderer,) = fig.renderers
+    assert isinstance(renderer.glyph, Quad)
+    data = renderer.data_source.data
+    np.testing.assert_allclose(data["value"], over_time.values.ravel())
+    np.testing.assert_allclose(np.unique(data["left"]), [-0.5, 0.5, 1.5, 2.5, 4.0])
+    mapper = renderer.glyph.fill_color.transform
+    assert (mapper.low, mapper.high) == (0.0, 24 / 25)  # no clim given: the values' range
+    marks = [(s.dimension, s.location) for s in fig.center if isinstance(s, Span)]
+    assert marks == [("height", 2.0), ("width", 2.0)]
+    assert grid_figure(plots.document_points(plots_pca())) is None
+
+
+def plots_pca() -> xr.Dataset:
+    angle = np.arange(5) * 2 * np.pi / 5
+    projection = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return xr.Dataset(
+        {"projection": (("doc", "component"), projection)},
+        coords={"doc": np.arange(5), "component": [1, 2]},
+    )
