@@ -13,7 +13,7 @@ browser session would be sent) three ways:
 - for the first run's card figures (loss heatmap, recovery matrix, the two similarity
   matrices), each drawn through HoloViews and straight with Bokeh
   (:func:`reawaken.plots.grid.grid_figure`), and the Recovery and Representations pages
-  built (warm) with their heatmaps drawn either way (best of ``--repeat``).
+  built (warm) with their heatmaps and PCA points drawn either way (best of ``--repeat``).
 
 All figures come from the same process, so their ratios hold on a loaded machine; absolute
 times do not. No browser is involved (``bench_app.py`` measures the pages in Chromium).
@@ -42,6 +42,7 @@ from reawaken.app.data import analysed, load_run
 from reawaken.app.shell import App
 from reawaken.plots.grid import grid_figure
 from reawaken.plots.large import for_browser
+from reawaken.plots.points import points_figure
 from reawaken.plots.series import many_series_figure
 from reawaken.plots.style import for_screen, steps_per_epoch
 
@@ -141,18 +142,20 @@ def cards(app: App, repeat: int) -> dict[str, tuple[float, float]]:
 
 
 def page_either_way(app: App, repeat: int) -> dict[str, tuple[float, float]]:
-    """Best warm build of each card page, heatmaps through HoloViews vs drawn directly."""
+    """Best warm build of each card page, heatmaps and PCA points through HoloViews vs drawn
+    directly."""
     out = {}
     for name in ("recovery", "representations"):
         times = []
-        for draw in (lambda obj, height: None, grid_figure):  # None: the HoloViews pane
-            common.grid_figure = draw
+        for direct in (False, True):  # None from these: the HoloViews pane
+            common.grid_figure = grid_figure if direct else lambda obj, height: None
+            common.points_figure = points_figure if direct else lambda obj, height: None
             runs = []
             for _ in range(repeat):
                 app.pages[name]._cards = type(app.pages[name]._cards)()
                 runs.append(models(app.pages[name].__panel__)[0])
             times.append(best(runs))
-        common.grid_figure = grid_figure
+        common.grid_figure, common.points_figure = grid_figure, points_figure
         out[name] = (times[0], times[1])
     return out
 
@@ -198,7 +201,7 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for label, (h, d) in card.items():
         print(f"| {label} | {h:.3f} | {d:.3f} | {h / d:.1f}x |")
-    print(f"\n| page, warm (best of {args.repeat}) | heatmaps via HoloViews (s) "
+    print(f"\n| page, warm (best of {args.repeat}) | heatmaps, points via HoloViews (s) "
           "| drawn directly (s) | ratio |")  # fmt: skip
     print("| --- | --- | --- | --- |")
     for name, (h, d) in either.items():

@@ -10,6 +10,7 @@ the browser view takes this path: paper figures draw the original element with M
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import holoviews as hv
@@ -18,7 +19,7 @@ from bokeh.models import ColorBar, HoverTool, LinearColorMapper, Range1d, Span
 from bokeh.plotting import figure
 from holoviews.plotting.util import process_cmap
 
-__all__ = ["grid_figure"]
+__all__ = ["grid_figure", "palette"]
 
 _GRIDS = (hv.Image, hv.QuadMesh)
 _MARKS = (hv.VLine, hv.HLine)
@@ -50,6 +51,12 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * centres[0] - middle[0]], middle, [2 * centres[-1] - middle[-1]]])
 
 
+@functools.cache
+def palette(cmap: str) -> tuple[str, ...]:
+    """256 colours of the named colour map (looking a map up costs ~10 ms: done once)."""
+    return tuple(process_cmap(cmap, ncolors=256))
+
+
 def _mapper(grid: hv.Element, values: np.ndarray) -> LinearColorMapper:
     """The element's colour map over its ``clim`` (else the finite values' range)."""
     options = {**_options(grid, "style"), **_options(grid, "plot")}
@@ -57,9 +64,10 @@ def _mapper(grid: hv.Element, values: np.ndarray) -> LinearColorMapper:
     if clim is None or any(c is None or not np.isfinite(c) for c in clim):
         finite = values[np.isfinite(values)]
         clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    palette = process_cmap(options.get("cmap", "viridis"), ncolors=256)
+    cmap = options.get("cmap", "viridis")
+    colors = palette(cmap) if isinstance(cmap, str) else process_cmap(cmap, ncolors=256)
     return LinearColorMapper(
-        palette=palette, low=float(clim[0]), high=float(clim[1]), nan_color="rgba(0, 0, 0, 0)"
+        palette=list(colors), low=float(clim[0]), high=float(clim[1]), nan_color="rgba(0, 0, 0, 0)"
     )
 
 

@@ -261,15 +261,17 @@ def test_representations_follow_the_snapshot_player_and_the_document(runs_folder
     page.player.value = steps[3]
     assert state.snapshot_step == steps[3]
     view = page.per_run()
-    (between, over_time), (points,) = grids(view), figures(view)
+    between, over_time, points = drawn(view)
     at_3 = analysis.representation_similarity(ds, snapshot=3)
     np.testing.assert_allclose(grid_values(between), at_3.values)
     # The right-hand plot marks the chosen snapshot, in epochs.
     marks = [span.location for span in over_time.center if span.dimension == "height"]
     assert marks == [pytest.approx(steps[3] / (T * M))]
     pca_3 = analysis.representation_pca(ds)["projection"].sel(snapshot=3)
-    (scatter,) = elements(points, hv.Points)
-    np.testing.assert_allclose(scatter.dimension_values("pc1"), pca_3.sel(component=1).values)
+    data = points.renderers[-1].data_source.data  # the ring, then the points
+    np.testing.assert_allclose(data["x"], pca_3.sel(component=1).values)
+    np.testing.assert_allclose(data["y"], pca_3.sel(component=2).values)
+    assert data["doc"].tolist() == list(range(T))
     page.doc_choice.value = 2
     _, over_time = grids(page.per_run())
     expected = analysis.representation_similarity(ds, doc=2)
@@ -289,7 +291,7 @@ def test_the_player_of_a_running_run_names_the_step_its_plot_shows(runs_folder):
 def test_a_run_without_snapshots_says_so_on_the_snapshot_pages(runs_folder):
     state = state_for(runs_folder, "nosnap", "alpha")
     representations = RepresentationsPage(state=state).per_run()
-    assert len(grids(representations)) == 2 and len(figures(representations)) == 1
+    assert len(grids(representations)) == 2 and len(drawn(representations)) == 3
     (text,) = alerts(representations)
     assert "no 'activation'" in text and "nosnap" in text
     weights = WeightsPage(state=state).per_run()

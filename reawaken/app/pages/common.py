@@ -20,6 +20,7 @@ from reawaken.errors import ReawakenError
 from reawaken.plots.export import figure_bytes, paper_figure
 from reawaken.plots.grid import grid_figure
 from reawaken.plots.large import for_browser, point_count
+from reawaken.plots.points import points_figure
 from reawaken.plots.series import many_series_figure
 from reawaken.plots.style import MAX_POINTS, for_screen
 
@@ -51,10 +52,10 @@ def figure(
     height: int = PLOT_HEIGHT,
     export: tuple[str, str] | None = None,
 ) -> pn.viewable.Viewable:
-    """A HoloViews object shown with Bokeh: overlays of runs' curves and heatmaps drawn
-    straight with Bokeh (:func:`~reawaken.plots.series.many_series_figure`,
-    :func:`~reawaken.plots.grid.grid_figure`), anything else through HoloViews, reduced first
-    if it holds too many points.
+    """A HoloViews object shown with Bokeh: overlays of runs' curves, heatmaps and coloured
+    points drawn straight with Bokeh (:func:`~reawaken.plots.series.many_series_figure`,
+    :func:`~reawaken.plots.grid.grid_figure`, :func:`~reawaken.plots.points.points_figure`),
+    anything else through HoloViews, reduced first if it holds too many points.
 
     With ``export=(kind, stem)`` a button under the plot downloads it as ``<stem>.png``, drawn
     for print exactly as ``reawaken figures`` draws a figure of that kind
@@ -66,7 +67,7 @@ def figure(
     direct = many_series_figure(obj, height=height, at_least=1)
     if direct is None and point_count(obj) <= MAX_POINTS:  # larger grids are rasterised
         # A heatmap (with marks) is drawn straight with Bokeh too: ~0.2-0.5 s less each.
-        direct = grid_figure(obj, height=height)
+        direct = grid_figure(obj, height=height) or points_figure(obj, height=height)
     pane = (
         pn.pane.Bokeh(direct, sizing_mode="stretch_width", min_height=height)
         if direct is not None
