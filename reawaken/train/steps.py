@@ -104,10 +104,12 @@ def train_step(
     loss = compute_loss()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(
-        [p for p in model.parameters() if p.grad is not None],
-        max_norm=math.inf if clip_grad_norm is None else clip_grad_norm,
-    )
+    grads = [p for p in model.parameters() if p.grad is not None]
+    if clip_grad_norm is None:
+        # The norm alone: clip_grad_norm_ would also rescale every gradient by 1.0.
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in grads])
+    else:
+        grad_norm = torch.nn.utils.clip_grad_norm_(grads, max_norm=clip_grad_norm)
     lr = float(optimizer.param_groups[0]["lr"])
     optimizer.step()
     return StepResult(loss.detach(), grad_norm.detach(), lr)
