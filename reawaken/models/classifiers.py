@@ -18,7 +18,7 @@ from torch import nn
 
 from reawaken.config import ModelConfig
 from reawaken.errors import ConfigError
-from reawaken.models.loading import resolve_device, weights_digest
+from reawaken.models.loading import model_info, resolve_device
 from reawaken.models.vision import VGG, VisionTransformer, vgg19, vit_b_16
 
 __all__ = ["WEIGHTS", "LoadedClassifier", "build_classifier", "load_classifier", "weights_url"]
@@ -144,16 +144,11 @@ def load_classifier(config: ModelConfig, *, seed: int) -> LoadedClassifier:
         model, source = build_classifier(config), ""
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[config.dtype]
     model = model.to(device=device, dtype=dtype)
-    parameters = str(sum(p.numel() for p in model.parameters()))
-    info = {
-        "model_source": config.name,
-        "model_file": source,
-        "model_type": config.name.removeprefix("torchvision:"),
-        "model_revision": "",
-        "model_commit": "",
-        "num_parameters": parameters,
-        "num_trainable_parameters": parameters,
-        "weights_sha256": weights_digest(model),
-        "device": str(device),
-    }
+    info = model_info(
+        model,
+        device,
+        source=config.name,
+        model_file=source,
+        model_type=config.name.removeprefix("torchvision:"),
+    )
     return LoadedClassifier(model, device, info)

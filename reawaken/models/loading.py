@@ -125,6 +125,37 @@ def weights_digest(model: PreTrainedModel) -> str:
     return digest.hexdigest()
 
 
+def model_info(
+    model: torch.nn.Module,
+    device: torch.device,
+    *,
+    source: str,
+    revision: str = "",
+    commit: str = "",
+    **extra: str,
+) -> dict[str, str]:
+    """What a store records of its loaded model (every family): where it came from, its
+    parameter counts (trainable = ``requires_grad``), the weights' digest and the device.
+
+    Examples
+    --------
+    >>> info = model_info(torch.nn.Linear(2, 1), torch.device("cpu"), source="toy:linear")
+    >>> info["num_parameters"], info["num_trainable_parameters"], info["device"]
+    ('3', '3', 'cpu')
+    """
+    parameters = list(model.parameters())
+    return {
+        "model_source": source,
+        **extra,
+        "model_revision": revision,
+        "model_commit": commit,
+        "num_parameters": str(sum(p.numel() for p in parameters)),
+        "num_trainable_parameters": str(sum(p.numel() for p in parameters if p.requires_grad)),
+        "weights_sha256": weights_digest(model),
+        "device": str(device),
+    }
+
+
 def file_digest(path: str | Path) -> str:
     """SHA-256 of a file's bytes (a GGUF model file), read in 1 MB pieces."""
     digest = hashlib.sha256()
@@ -266,21 +297,18 @@ def load_model(config: ModelConfig, *, seed: int) -> LoadedModel:
     resized = config.resize_to_tokenizer and resize_to_tokenizer(model, tokenizer)
     apply_trainable(model, config, seed=seed)
     model.to(device)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    info = {
-        "model_source": source.location,
-        "model_file": source.gguf_file or "",
-        "model_file_sha256": file_digest(Path(source.location) / source.gguf_file)
+    info = model_info(
+        model,
+        device,
+        source=source.location,
+        revision=str(source.revision or ""),
+        commit=str(getattr(model.config, "_commit_hash", "") or ""),
+        model_file=source.gguf_file or "",
+        model_file_sha256=file_digest(Path(source.location) / source.gguf_file)
         if source.gguf_file
         else "",
-        "model_type": str(model.config.model_type),
-        "vocab_rows": f"{vocab_rows} -> {len(tokenizer)}" if resized else str(vocab_rows),
-        "model_revision": str(source.revision or ""),
-        "model_commit": str(getattr(model.config, "_commit_hash", "") or ""),
-        "num_parameters": str(sum(p.numel() for p in model.parameters())),
-        "num_trainable_parameters": str(trainable),
-        "weights_sha256": weights_digest(model),
-        "device": str(device),
-    }
+        model_type=str(model.config.model_type),
+        vocab_rows=f"{vocab_rows} -> {len(tokenizer)}" if resized else str(vocab_rows),
+    )
     log.info("loaded %s (%s parameters) on %s", config.name, info["num_parameters"], device)
     return LoadedModel(model=model, tokenizer=tokenizer, device=device, info=info)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from reawaken.config import RunConfig
-from reawaken.models import resolve_device, weights_digest
+from reawaken.models import model_info, resolve_device
 from reawaken.models.toy import ToyModel, build_toy
 from reawaken.train.evaluate import Evaluation
 
@@ -48,16 +48,8 @@ class ToyWorkload:
         self.source_ids = [f"toy:{model.kind}:task-{i:03d}" for i in range(num_tasks)]
         self.n_tokens = np.ones(num_tasks, dtype=np.int32)
         self.hidden_size = int(model.embedding.shape[0])
-        parameters = str(model.embedding.numel())
-        self.info = {
-            "model_source": f"toy:{model.kind}",
-            "model_revision": "",
-            "model_commit": "",
-            "num_parameters": parameters,
-            "num_trainable_parameters": parameters,
-            "weights_sha256": weights_digest(model),
-            "device": str(device),
-        }
+        # P is the only parameter; the points, targets and w are buffers.
+        self.info = model_info(model, device, source=f"toy:{model.kind}")
 
     @classmethod
     def build(cls, config: RunConfig) -> ToyWorkload:
