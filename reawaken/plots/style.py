@@ -162,14 +162,16 @@ def curve_style(obj: T, hue: str, *, dash: int = 0, hover: bool = True) -> T:
 
 
 def legend_options(entries: int) -> dict[str, dict[str, Any]]:
-    """Legend placement per backend: inside for one or two entries, outside (right) above that.
-
-    Outside, a legend can never cover data; inside, a short one costs no plot width.
+    """Legend placement per backend: outside (right) in the app, where a legend must never
+    cover data (with two runs a top-right legend hid the last recovery score); in published
+    figures inside for one or two entries (matplotlib's ``best`` avoids the data), outside
+    above that.
 
     Examples
     --------
-    >>> legend_options(4)["bokeh"]["legend_position"]
-    'right'
+    >>> options = legend_options(2)
+    >>> options["bokeh"]["legend_position"], options["matplotlib"]["legend_position"]
+    ('right', 'best')
     """
     inside = entries <= 2
     # Long legends wrap into columns of at most ten entries rather than run off the plot.
@@ -177,7 +179,7 @@ def legend_options(entries: int) -> dict[str, dict[str, Any]]:
     return {
         "bokeh": {
             "show_legend": True,
-            "legend_position": "top_right" if inside else "right",
+            "legend_position": "right",
             **columns,
         },
         "matplotlib": {

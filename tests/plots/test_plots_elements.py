@@ -109,6 +109,8 @@ def test_recovery_scores_one_line_per_run_on_integer_presentations():
     curves = elements(overlay, hv.Curve)
     assert len(curves) == 2
     np.testing.assert_allclose(curves[1].dimension_values(1), [0.12, 0.48, 0.72, 0.84])
+    figure = hv.render(overlay, backend="bokeh")
+    assert figure.legend and all(legend in figure.right for legend in figure.legend)  # off the data
 
 
 def test_recovery_matrix_has_one_cell_per_document_pair_and_a_symmetric_colour_range():
