@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny saved model, a tiny corpus, a tiny config, a finished tiny run."""
+"""Shared fixtures: a tiny saved model, a tiny corpus, a tiny config, a finished tiny run, and
+a way to stop the runner at a chosen step."""
 
 from __future__ import annotations
 
@@ -90,3 +91,23 @@ def finished_run(
     path = tmp_path_factory.mktemp("runs") / "tiny.zarr"
     run_experiment(make_config(), path, progress=False)
     return path
+
+
+@pytest.fixture
+def interrupt_at(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """``interrupt_at(n)``: the runner's n-th train step raises KeyboardInterrupt, what Ctrl-C
+    raises (``monkeypatch.undo()`` lets the runner train normally again)."""
+    from reawaken.train import runner
+
+    def arm(call: int) -> None:
+        real_step, calls = runner.train_step, {"n": 0}
+
+        def step(*args: object) -> object:
+            calls["n"] += 1
+            if calls["n"] == call:
+                raise KeyboardInterrupt
+            return real_step(*args)
+
+        monkeypatch.setattr(runner, "train_step", step)
+
+    return arm

@@ -20,7 +20,6 @@ from reawaken.store.reader import open_run
 from reawaken.store.schema import SCHEMA_VERSION
 from reawaken.testing import synthetic_run, v1_layout, write_store
 from reawaken.train import resume_experiment, run_experiment
-from reawaken.train import runner as runner_module
 
 T, M = 3, 2
 
@@ -160,18 +159,11 @@ def test_an_interrupted_v1_run_resumes_to_the_uninterrupted_losses(
     finished_run: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    interrupt_at: Callable[[int], None],
 ) -> None:
     config = make_config()  # the config of finished_run
     store = tmp_path / "v1.zarr"
-    real_step, calls = runner_module.train_step, {"n": 0}
-
-    def stop_at_the_fifth_step(*args: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt("test")
-        return real_step(*args)
-
-    monkeypatch.setattr(runner_module, "train_step", stop_at_the_fifth_step)
+    interrupt_at(5)
     with pytest.raises(RunInterrupted):
         run_experiment(config, store, progress=False)
     monkeypatch.undo()

@@ -12,7 +12,7 @@ import torch
 import reawaken
 from reawaken.config import RunConfig, load_config
 from reawaken.errors import RunFailed
-from reawaken.train import resume_experiment, run_experiment, runner
+from reawaken.train import resume_experiment, run_experiment
 from reawaken.train.checkpoint import CheckpointPolicy, checkpoint_dir, latest_checkpoint
 
 
@@ -58,7 +58,10 @@ def adam_reset(make_config: Callable[..., RunConfig]) -> RunConfig:
 
 
 def test_no_optimiser_state_where_it_is_reset_and_resume_is_bit_identical(
-    adam_reset: RunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    adam_reset: RunConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interrupt_at: Callable[[int], None],
 ) -> None:
     reference = reawaken.open_run(
         run_experiment(adam_reset, tmp_path / "whole.zarr", progress=False).path
@@ -71,20 +74,11 @@ def test_no_optimiser_state_where_it_is_reset_and_resume_is_bit_identical(
     model_bytes = (checkpoint.path / "model.safetensors").stat().st_size
     assert (checkpoint.path / "state.pt").stat().st_size < 0.05 * model_bytes
 
-    real_step = runner.train_step
-    calls = {"n": 0}
-
-    def step(*args: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 2 * 3 + 2:  # mid-block 4, after three block checkpoints
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr("reawaken.train.runner.train_step", step)
+    interrupt_at(2 * 3 + 2)  # mid-block 4, after three block checkpoints
     store = tmp_path / "stopped.zarr"
     with pytest.raises(RunFailed, match="interrupted"):
         run_experiment(adam_reset, store, progress=False)
-    monkeypatch.setattr("reawaken.train.runner.train_step", real_step)
+    monkeypatch.undo()
     assert max(int(p.name[5:]) for p in checkpoint_dir(store).glob("step-*")) == 6
     resume_experiment(store, progress=False)
     resumed = reawaken.open_run(store)

@@ -136,27 +136,17 @@ def noisy_config(make_config: Callable[..., RunConfig]) -> RunConfig:
     )
 
 
-def interrupt_at(monkeypatch: pytest.MonkeyPatch, call: int) -> None:
-    real_step = train_steps.train_step
-    calls = {"n": 0}
-
-    def step(*args: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == call:
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr("reawaken.train.runner.train_step", step)
-
-
 def test_resume_with_noise_is_bit_identical(
-    noisy_config: RunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    noisy_config: RunConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interrupt_at: Callable[[int], None],
 ) -> None:
     reference = reawaken.open_run(
         run_experiment(noisy_config, tmp_path / "whole.zarr", progress=False).path
     )
     store = tmp_path / "stopped.zarr"
-    interrupt_at(monkeypatch, call=4 * M + 2)  # mid-block 5; checkpoints after every block
+    interrupt_at(4 * M + 2)  # mid-block 5; checkpoints after every block
     with pytest.raises(RunInterrupted, match=r"^interrupted"):
         run_experiment(noisy_config, store, progress=False)
     monkeypatch.undo()
@@ -167,7 +157,7 @@ def test_resume_with_noise_is_bit_identical(
 
     # Without the generator state from the checkpoint, the masks after the resume differ.
     again = tmp_path / "forgetful.zarr"
-    interrupt_at(monkeypatch, call=4 * M + 2)
+    interrupt_at(4 * M + 2)
     with pytest.raises(RunFailed):
         run_experiment(noisy_config, again, progress=False)
     monkeypatch.undo()

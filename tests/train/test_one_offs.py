@@ -15,7 +15,6 @@ from reawaken.errors import RunInterrupted
 from reawaken.schedule import training_schedule
 from reawaken.store.check import check_run
 from reawaken.train import resume_experiment, run_experiment
-from reawaken.train import runner as runner_module
 
 T, M = 3, 2
 
@@ -65,18 +64,14 @@ def test_block_table_and_recovery_of_the_real_run(run: Path, config: RunConfig) 
 
 
 def test_an_interrupted_one_off_run_resumes_to_the_same_losses(
-    run: Path, config: RunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run: Path,
+    config: RunConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interrupt_at: Callable[[int], None],
 ) -> None:
     store = tmp_path / "resumed.zarr"
-    real_step, calls = runner_module.train_step, {"n": 0}
-
-    def stop_in_the_last_one_off_block(*args: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == config.total_steps:  # the last step: epoch 2's one-off
-            raise KeyboardInterrupt("test")
-        return real_step(*args)
-
-    monkeypatch.setattr(runner_module, "train_step", stop_in_the_last_one_off_block)
+    interrupt_at(config.total_steps)  # the last step: epoch 2's one-off
     with pytest.raises(RunInterrupted):
         run_experiment(config, store, progress=False)
     monkeypatch.undo()

@@ -192,18 +192,9 @@ def test_exception_mid_run_marks_failed_and_keeps_written_blocks(
 
 
 def test_ctrl_c_marks_the_store_interrupted(
-    make_config: Callable[..., RunConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_config: Callable[..., RunConfig], tmp_path: Path, interrupt_at: Callable[[int], None]
 ) -> None:
-    real_step = train_steps.train_step
-    calls = {"n": 0}
-
-    def interrupted_step(*args: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == M + 1:
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr("reawaken.train.runner.train_step", interrupted_step)
+    interrupt_at(M + 1)
     path = tmp_path / "stopped.zarr"
     with pytest.raises(RunInterrupted, match=r"^interrupted"):
         run_experiment(make_config(), path, progress=False)
