@@ -20,12 +20,11 @@ import json
 import os
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from bench_runner import SHAPES, VOCAB, _sync
+from bench_runner import SHAPES, VOCAB, seconds_per_call
 
 from reawaken.config import load_config
 from reawaken.data import load_documents
@@ -33,16 +32,6 @@ from reawaken.models import load_model, save_tiny_model
 from reawaken.train.device import compile_model
 from reawaken.train.evaluate import evaluate_documents, make_batches
 from reawaken.train.steps import train_step
-
-
-def timed(func: Callable[[], object], device: torch.device, calls: int) -> float:
-    """Seconds per call of ``func`` over ``calls`` calls."""
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(calls):
-        func()
-    _sync(device)
-    return (time.perf_counter() - start) / calls
 
 
 def main() -> None:
@@ -90,14 +79,17 @@ def main() -> None:
 
     warm_up = {}
     for kind in models:  # the first calls of the compiled model compile it
-        warm_up[kind] = timed(step(kind), device, 2) * 2 + timed(evaluation(kind), device, 2) * 2
+        warm_up[kind] = (
+            seconds_per_call(step(kind), device, 2) * 2
+            + seconds_per_call(evaluation(kind), device, 2) * 2
+        )
     times: dict[str, list[float]] = {
         f"{what} {kind}": [] for what in ("step", "eval") for kind in models
     }
     for _ in range(args.repeat):
         for kind in models:
-            times[f"step {kind}"].append(timed(step(kind), device, args.steps))
-            times[f"eval {kind}"].append(timed(evaluation(kind), device, 1))
+            times[f"step {kind}"].append(seconds_per_call(step(kind), device, args.steps))
+            times[f"eval {kind}"].append(seconds_per_call(evaluation(kind), device, 1))
     median = {name: statistics.median(values) for name, values in times.items()}
     step_speedup = median["step eager"] / median["step compiled"]
     eval_speedup = median["eval eager"] / median["eval compiled"]

@@ -98,6 +98,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def seconds_per_call(
+    work: Callable[[], object], device: torch.device, calls: int, *, warm_up: int = 0
+) -> float:
+    """Seconds per call of ``work`` over ``calls`` calls, after ``warm_up`` untimed ones (the
+    device is synchronised around the timed calls)."""
+    for _ in range(warm_up):
+        work()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(calls):
+        work()
+    _sync(device)
+    return (time.perf_counter() - start) / calls
+
+
 def forward_flops(shape: dict[str, int], tokens: int, context: int) -> float:
     """Forward FLOPs for ``tokens`` tokens: 2 x non-embedding weights, attention, unembedding."""
     d, layers, ffn = shape["hidden_size"], shape["num_hidden_layers"], shape["intermediate_size"]

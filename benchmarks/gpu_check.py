@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_runner import SHAPES, VOCAB, forward_flops, matmul_peak
+from bench_runner import SHAPES, VOCAB, forward_flops, matmul_peak, seconds_per_call
 
 from reawaken import open_run
 from reawaken.config import load_config
@@ -61,11 +61,6 @@ GOALS = {
     "run_s": 180,
     "run_every_step_s": 600,
 }
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 class Check:
@@ -164,9 +159,14 @@ def _mfu_of(check: Check, name: str) -> dict[str, Any]:
                 with autocast_context(device, a):
                     return model(input_ids=example, labels=example).loss
 
-            train_s = _timed(device, lambda c=compute_loss: train_step(model, optimizer, c))
-            eval_s = _timed(
-                device, lambda a=autocast: evaluate_documents(model, batches, autocast=a)
+            train_s = seconds_per_call(
+                lambda c=compute_loss: train_step(model, optimizer, c), device, 5, warm_up=1
+            )
+            eval_s = seconds_per_call(
+                lambda a=autocast: evaluate_documents(model, batches, autocast=a),
+                device,
+                5,
+                warm_up=1,
             )
         key = f"{precision}_{name.removeprefix('pythia-')}"
         figures[f"train_mfu_{key}"] = train_flops / train_s / peak
@@ -177,16 +177,6 @@ def _mfu_of(check: Check, name: str) -> dict[str, Any]:
             f"{eval_s * 1e3:8.2f} ms ({figures[f'eval_mfu_{key}']:4.0%})"
         )
     return figures
-
-
-def _timed(device: torch.device, work: Any, repeat: int = 5) -> float:
-    work()  # warm-up (kernels, allocator)
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(repeat):
-        work()
-    _sync(device)
-    return (time.perf_counter() - start) / repeat
 
 
 def paper_runs(check: Check) -> dict[str, Any]:
