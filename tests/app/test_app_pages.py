@@ -14,6 +14,7 @@ import panel as pn
 import pytest
 import xarray as xr
 from app_stores import E, M, T, finish_running_store, make_run, make_runs_folder
+from bokeh.models import HoverTool
 
 from reawaken import analysis, plots
 from reawaken.app import data
@@ -299,20 +300,59 @@ def test_a_run_without_snapshots_says_so_on_the_snapshot_pages(runs_folder):
     assert "no weight snapshots" in text
 
 
+def scatter(fig: Any) -> Any:
+    """The one scatter renderer of a directly drawn figure of points."""
+    from bokeh.models import Scatter
+
+    (renderer,) = [r for r in fig.renderers if isinstance(r.glyph, Scatter)]
+    return renderer
+
+
 def test_weights_page_draws_one_point_per_snapshot_in_every_pair_of_components(runs_folder):
     page = WeightsPage(state=state_for(runs_folder, "alpha"))
-    (layout,) = figures(page.per_run())
-    assert len(layout) == 1
-    (points,) = elements(layout, hv.Points)
-    assert len(points) == E * T + 1
-    assert {"snapshot_step", "epoch", "trained_doc"} <= {d.name for d in points.vdims}
+    trajectory = analysis.weight_trajectory(
+        open_run(runs_folder / "alpha.zarr"), n_components=3, source="weight_sketch"
+    )
+    projection = trajectory["projection"].transpose("snapshot", "component").values
+    (fig,) = drawn(page.per_run())
+    dots = scatter(fig)
+    data = dots.data_source.data
+    assert len(data["x"]) == E * T + 1
+    np.testing.assert_allclose(np.abs(data["x"]), np.abs(projection[:, 0]), rtol=1e-5)
+    np.testing.assert_allclose(np.abs(data["y"]), np.abs(projection[:, 1]), rtol=1e-5)
+    for name in ("snapshot_step", "epoch", "trained_doc"):
+        assert data[name].tolist() == trajectory[name].values.tolist()
+    # One colour per epoch, integer ticks; step 0 (epoch -1) takes the first colour.
+    mapper = dots.glyph.fill_color.transform
+    assert dots.glyph.fill_color.field == "epoch"
+    assert (mapper.low, mapper.high, len(mapper.palette)) == (-0.5, E - 0.5, E)
+    (bar,) = fig.right
+    assert bar.ticker.ticks == list(range(E)) and bar.title == "epoch"
+    (hover,) = [tool for tool in fig.tools if isinstance(tool, HoverTool)]
+    assert [label for label, _ in hover.tooltips][2:] == [
+        "step",
+        "epoch",
+        "position in cycle",
+        "document",
+    ]
+    assert fig.title.text.startswith("Weight trajectory")
+
     page.n_components = 3
-    (layout,) = figures(page.per_run())
-    assert len(layout) == 3
+    figs = drawn(page.per_run())
+    pairs = [(f.xaxis[0].axis_label[:3], f.yaxis[0].axis_label[:3]) for f in figs]
+    assert pairs == [("PC1", "PC2"), ("PC1", "PC3"), ("PC2", "PC3")]
+    np.testing.assert_allclose(
+        np.abs(scatter(figs[2]).data_source.data["y"]), np.abs(projection[:, 2]), rtol=1e-5
+    )
+    # The title on the first panel, the colour bar on the last: neither repeated.
+    assert [bool(f.title.text) for f in figs] == [True, False, False]
+    assert [len(f.right) for f in figs] == [0, 0, 1]
+
     page.color_by = "cycle_position"
-    (layout,) = figures(page.per_run())
-    style = hv.Store.lookup_options("bokeh", elements(layout, hv.Points)[0], "style").kwargs
-    assert style["color"] == "cycle_position"
+    figs = drawn(page.per_run())
+    dots = scatter(figs[0])
+    assert dots.glyph.fill_color.field == "cycle_position"
+    assert len(dots.glyph.fill_color.transform.palette) == T
 
 
 def test_refresh_notices_a_running_run_advancing(runs_folder):
