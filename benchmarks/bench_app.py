@@ -174,11 +174,17 @@ def tick_all(page: object) -> None:
     """Tick every run in the table (the header box toggles: it may first clear the selection)."""
     header = page.locator(".tabulator-col.tabulator-frozen-left input[type='checkbox']").first
     rows = page.locator(".tabulator-row")
+    checked = rows.locator("input[type='checkbox']:checked")
     for _ in range(2):
-        before = page.evaluate(PAGE_STATE)
+        before = checked.count()
         header.click()
-        settle(page, time.perf_counter(), before)
-        if rows.locator("input[type='checkbox']:checked").count() == rows.count():
+        # The click changes no Bokeh model count (settle(before) would wait for one in vain):
+        # wait for the boxes to change, then for the server to finish.
+        deadline = time.perf_counter() + 30
+        while checked.count() == before and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        settle(page, time.perf_counter())
+        if checked.count() == rows.count():
             return
     raise RuntimeError("could not tick every run")
 

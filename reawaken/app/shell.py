@@ -73,6 +73,11 @@ def retrieve_closed_socket_writes(loop: asyncio.AbstractEventLoop) -> None:
     loop._reawaken_handler = True  # type: ignore[attr-defined]
 
 
+def _when_shown(page: Viewer) -> pn.param.ParamFunction:
+    """``page``'s layout, made the first time it is drawn (no parameters: never remade)."""
+    return pn.param.ParamFunction(lambda: page.__panel__(), lazy=True, sizing_mode="stretch_width")
+
+
 class App(Viewer):
     """The whole app for one browser session.
 
@@ -105,8 +110,10 @@ class App(Viewer):
             "mechanism": MechanismPage(state=self.state),
             "sweep": SweepPage(state=self.state),
         }
+        # Each page's layout is made when its tab is first shown, then kept: a session that
+        # opens one page does not build the widgets of the other five.
         self.tabs = pn.Tabs(
-            *((name.capitalize(), page) for name, page in self.pages.items()),
+            *((name.capitalize(), _when_shown(page)) for name, page in self.pages.items()),
             dynamic=True,
             sizing_mode="stretch_width",
         )

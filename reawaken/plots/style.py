@@ -208,7 +208,16 @@ def styled(
     >>> curve = styled(hv.Curve([1, 2]), common={"color": "red"}, bokeh={"line_width": 2})
     >>> hv.Store.lookup_options("bokeh", curve, "style").kwargs["line_width"]
     2
+    >>> overlay = styled(curve * curve, bokeh={"title": "two"})
+    >>> hv.Store.lookup_options("bokeh", overlay, "plot").kwargs["title"], len(overlay)
+    ('two', 2)
     """
+    if spec is None and isinstance(obj, hv.Overlay) and len(obj):
+        # The overlay's own options are set on an empty copy that then takes the layers: the
+        # same options, but HoloViews does not walk every layer per backend (~0.1 s for the
+        # 60 layers of 20 runs' curves, bands and points).
+        empty = styled(obj.clone([]), common=common, bokeh=bokeh, matplotlib=matplotlib)
+        return empty.clone(obj.data)
     for backend, extra in (("bokeh", bokeh), ("matplotlib", matplotlib)):
         options = {**(common or {}), **(extra or {})}
         if not options:
