@@ -28,6 +28,14 @@ from reawaken.errors import ReawakenError
 __all__ = ["RecoveryPage"]
 
 
+def _with(
+    problems: list[pn.viewable.Viewable], shown: pn.viewable.Viewable
+) -> pn.viewable.Viewable:
+    """``shown`` below the messages about runs that cannot open (no extra layout if none):
+    every nested layout is one more box the browser sizes when the page is drawn."""
+    return pn.Column(*problems, shown) if problems else shown
+
+
 class RecoveryPage(Viewer):
     """Forgetting and recovery of the selected runs.
 
@@ -100,7 +108,7 @@ class RecoveryPage(Viewer):
         losses = {name: ds.loss for name, ds in runs.items()}
         overlay = plots.document_loss(losses, docs=docs, colors=self.state.colors_of(list(runs)))
         stem = "recovery_doc" + "_".join(str(d) for d in docs)
-        return pn.Column(*problems, figure(overlay, export=("recovery_doc", stem)))
+        return _with(problems, figure(overlay, export=("recovery_doc", stem)))
 
     @param.depends("state.selected", "state.version", "ragged")
     @guarded("Aligned curves")
@@ -116,7 +124,7 @@ class RecoveryPage(Viewer):
         if not results:
             return pn.Column(*problems)
         overlay = plots.aligned_curves_plot(results, colors=self.state.colors_of(list(results)))
-        return pn.Column(*problems, figure(overlay, export=("aligned_curves", "aligned_curves")))
+        return _with(problems, figure(overlay, export=("aligned_curves", "aligned_curves")))
 
     @param.depends("state.selected", "state.version")
     @guarded("Recovery scores")
@@ -130,7 +138,7 @@ class RecoveryPage(Viewer):
         if not results:
             return pn.Column(*problems)
         overlay = plots.recovery_scores(results, colors=self.state.colors_of(list(results)))
-        return pn.Column(*problems, figure(overlay, export=("recovery_scores", "recovery_scores")))
+        return _with(problems, figure(overlay, export=("recovery_scores", "recovery_scores")))
 
     @param.depends("state.selected", "state.version")
     @guarded("Online loss")
