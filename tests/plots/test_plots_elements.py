@@ -272,3 +272,31 @@ def plots_pca() -> xr.Dataset:
         {"projection": (("doc", "component"), projection)},
         coords={"doc": np.arange(5), "component": [1, 2]},
     )
+
+
+def test_an_overlays_own_options_are_the_same_as_set_layer_by_layer():
+    from reawaken.plots.style import curve_style, styled
+
+    layers = [curve_style(hv.Curve([0, i, 2 * i], label=f"run {i}"), "#1f77b4") for i in range(3)]
+    options = {
+        "common": {"xlabel": "epochs", "ylabel": "loss (nats)"},
+        "bokeh": {"title": "Loss", "legend_position": "right"},
+        "matplotlib": {"legend_position": "best"},
+    }
+    quick = styled(hv.Overlay(layers), **options)
+    walked = hv.Overlay(layers)  # what styled did before: HoloViews walks every layer
+    for backend in ("bokeh", "matplotlib"):
+        own = {**options["common"], **options[backend]}
+        walked = walked.opts(backend=backend, **own)
+    assert [layer.label for layer in quick] == ["run 0", "run 1", "run 2"]
+    for backend in ("bokeh", "matplotlib"):
+        for group in ("plot", "style"):
+            assert (
+                hv.Store.lookup_options(backend, quick, group).kwargs
+                == hv.Store.lookup_options(backend, walked, group).kwargs
+            )
+        for fast, slow in zip(quick, walked, strict=True):
+            style = hv.Store.lookup_options(backend, fast, "style").kwargs
+            assert style == hv.Store.lookup_options(backend, slow, "style").kwargs
+            assert style["color"] == "#1f77b4"
+    assert hv.Store.lookup_options("bokeh", quick, "plot").kwargs["title"] == "Loss"
