@@ -321,10 +321,11 @@ class EvaluationConfig(_Section):
     batch_size: int | None = Field(
         None,
         ge=1,
-        description="documents per forward (default: all; on CUDA, as many as free memory holds)",
+        description="documents per forward (default: ~1,280 tokens' worth on CPU; on CUDA, as "
+        "many as free memory holds)",
     )
     chunk_tokens: int | None = Field(
-        None, ge=1, description="tokens per unembedding chunk (default: ~16 MB of logits)"
+        None, ge=1, description="tokens per unembedding chunk (default: 256 MiB of logits)"
     )
 
 

@@ -1,7 +1,8 @@
 """Device switches of a run: bf16 autocast, TF32 matmuls, compilation, evaluation batch size.
 
-Each is a no-op on CPU, so a CPU run's numbers do not depend on them (tests check that the
-losses are the same with and without); on CUDA they are what makes a run fast.
+The first three are no-ops on CPU, so a CPU run's numbers do not depend on them (tests check
+that the losses are the same with and without); on CUDA they are what makes a run fast. The
+evaluation batch is sized for each device: from free memory on CUDA, for the cache on CPU.
 """
 
 from __future__ import annotations
@@ -12,7 +13,18 @@ from contextlib import nullcontext
 
 import torch
 
-__all__ = ["autocast", "compile_model", "evaluation_batch_size", "tf32_matmuls"]
+__all__ = [
+    "autocast",
+    "compile_model",
+    "cpu_evaluation_batch_size",
+    "evaluation_batch_size",
+    "tf32_matmuls",
+]
+
+# Tokens per evaluation forward on CPU. One batch's activations (~1,300 x 2,048 floats in
+# Pythia-70m's MLP) stay near the cache; all 6,400 tokens at once were 5% slower there and
+# one 256-token document at a time 15% slower (benchmarks/bench_evaluation.py --grid).
+CPU_BATCH_TOKENS = 1280
 
 
 def autocast(device: torch.device, mode: str) -> contextlib.AbstractContextManager[object]:
@@ -86,3 +98,16 @@ def evaluation_batch_size(
     heads = max(1, hidden // 64)
     per_doc = 4 * tokens * (hidden * (layers + 17) + 2 * tokens * heads)
     return max(1, min(num_docs, int(free_bytes * reserve // per_doc)))
+
+
+def cpu_evaluation_batch_size(*, num_docs: int, tokens: int) -> int:
+    """Documents per evaluation forward on CPU: about ``CPU_BATCH_TOKENS`` tokens' worth.
+
+    Examples
+    --------
+    >>> cpu_evaluation_batch_size(num_docs=25, tokens=256)
+    5
+    >>> cpu_evaluation_batch_size(num_docs=25, tokens=4096)
+    1
+    """
+    return max(1, min(num_docs, CPU_BATCH_TOKENS // tokens))

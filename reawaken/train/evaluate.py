@@ -1,9 +1,12 @@
-"""Loss of every document in one batched forward, without materialising all logits.
+"""Loss of every document in batched forwards, without materialising all logits.
 
 The unembedding and cross-entropy run over chunks of target tokens, so memory stays at
 ``chunk x vocab`` floats instead of ``docs x tokens x vocab`` (1.3 GB for Pythia's 50k vocab at
-T=25, C=256). Logits are taken as ``output_embeddings(last_hidden_state)``, which is how
-GPT-NeoX, GPT-2 and Llama-style models compute them.
+T=25, C=256). Chunks are large on purpose: every chunk streams the whole unembedding matrix
+(100 MB at Pythia-70m) through the cache, so 83-token chunks (16 MB of logits) made the
+evaluation 15-20% slower on CPU than 1,300-token ones (benchmarks/bench_evaluation.py --grid).
+Logits are taken as ``output_embeddings(last_hidden_state)``, which is how GPT-NeoX, GPT-2
+and Llama-style models compute them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from reawaken.train.device import autocast as autocast_context
 
 __all__ = ["DocumentBatch", "Evaluation", "evaluate_documents", "make_batches"]
 
-LOGIT_BUDGET = 2**22  # floats of logits per chunk: 16 MB stays in cache for the softmax
+LOGIT_BUDGET = 2**26  # floats of logits per chunk (256 MiB): ~1,300 tokens at a 50k vocab
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from reawaken.config import RunConfig
 from reawaken.errors import ConfigError, StoreError
 from reawaken.store.reader import read_attrs
 from reawaken.store.writer import RunWriter
+from reawaken.train.allocator import retained_heap
 from reawaken.train.checkpoint import Checkpoint, checkpoint_at, load_checkpoint
 from reawaken.train.setup import prepare
 from reawaken.train.steps import build_optimizer, scheduled_lr, set_lr, train_step
@@ -55,7 +56,7 @@ def pairwise_loss_change(
             f"--set 'checkpoint.keep_epochs=[{epoch}]' to keep it"
         )
     workload, _, _ = prepare(config)
-    with torch_threads(workload.threads):
+    with torch_threads(workload.threads), retained_heap(workload.device.type == "cpu"):
         return _train_each_alone(config, workload, checkpoint, step, epoch, progress)
 
 

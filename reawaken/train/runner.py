@@ -28,6 +28,7 @@ from reawaken.store.lock import attrs_owner, lock_path, store_lock
 from reawaken.store.reader import attribute_problems, config_digest, read_attrs
 from reawaken.store.schema import SCHEMA_VERSION, run_template
 from reawaken.store.writer import RunWriter, ensure_writable
+from reawaken.train.allocator import retained_heap
 from reawaken.train.background import BackgroundWriter
 from reawaken.train.checkpoint import (
     CheckpointPolicy,
@@ -273,7 +274,8 @@ def _execute(run: CyclicRun, *, fresh: bool, progress: bool, started: float) -> 
     bar = tqdm(total=total, unit="step", desc=path.stem, disable=not progress, dynamic_ncols=True)
     try:
         threads = torch_threads(run_threads(run.config, run.workload))
-        with sigterm_as_interrupt(), bar, threads, tf32_matmuls(run.config.model.tf32):
+        heap = retained_heap(run.device.type == "cpu")
+        with sigterm_as_interrupt(), bar, threads, heap, tf32_matmuls(run.config.model.tf32):
             try:
                 if fresh:
                     writer.write_array("tokens", run.workload.token_matrix())

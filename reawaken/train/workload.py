@@ -22,7 +22,12 @@ from reawaken.data import DocumentSet
 from reawaken.data.documents import read_documents, tokenize_documents
 from reawaken.errors import ConfigError
 from reawaken.models import LoadedModel, load_model
-from reawaken.train.device import autocast, compile_model, evaluation_batch_size
+from reawaken.train.device import (
+    autocast,
+    compile_model,
+    cpu_evaluation_batch_size,
+    evaluation_batch_size,
+)
 from reawaken.train.evaluate import Evaluation, evaluate_documents, make_batches
 from reawaken.train.noise import TrainingNoise
 
@@ -167,15 +172,18 @@ class LanguageWorkload:
         _check_positions(loaded, documents)
         return cls(config, loaded, documents)
 
-    def evaluation_batch_size(self) -> int | None:
-        """``evaluation.batch_size``; unset, all documents at once, or on CUDA as many as
-        half the free memory holds."""
-        if self.config.evaluation.batch_size or self.device.type != "cuda":
+    def evaluation_batch_size(self) -> int:
+        """``evaluation.batch_size``; unset, on CUDA as many documents as half the free memory
+        holds, elsewhere about ``CPU_BATCH_TOKENS`` tokens' worth."""
+        if self.config.evaluation.batch_size:
             return self.config.evaluation.batch_size
+        longest = int(max(self.evaluated.n_tokens))
+        if self.device.type != "cuda":
+            return cpu_evaluation_batch_size(num_docs=len(self.evaluated), tokens=longest)
         free, _ = torch.cuda.mem_get_info(self.device)
         return evaluation_batch_size(
             num_docs=len(self.evaluated),
-            tokens=int(max(self.evaluated.n_tokens)),
+            tokens=longest,
             hidden=self.hidden_size,
             layers=self.num_layers,
             free_bytes=free,

@@ -85,3 +85,26 @@ def test_evaluation_leaves_weights_gradients_and_mode_untouched(model_and_docs) 
     assert model.training
     assert all(p.grad is None for p in model.parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "docs_per_batch"),
+    [
+        (["data.context_length=256"], [5, 3]),  # 1,280 tokens' worth of 256-token documents
+        (["data.context_length=64"], [8]),  # all, when fewer than 1,280 tokens
+        (["data.context_length=256", "evaluation.batch_size=3"], [3, 3, 2]),
+    ],
+)
+def test_a_cpu_run_evaluates_in_batches_of_about_1280_tokens(
+    make_config: Callable[..., RunConfig], overrides: list[str], docs_per_batch: list[int]
+) -> None:
+    from reawaken.train.workload import LanguageWorkload
+
+    config = make_config("data.num_docs=8", *overrides)
+    workload = LanguageWorkload.build(config)
+    assert max(workload.n_tokens) == int(overrides[0].split("=")[1])
+    assert [len(batch.doc_index) for batch in workload.batches] == docs_per_batch
+    losses = workload.evaluate(()).loss
+    ids = workload.evaluated.input_ids
+    expected = [per_document_loss(workload.model, doc) for doc in ids]
+    torch.testing.assert_close(losses, torch.tensor(expected), rtol=1e-5, atol=1e-5)
