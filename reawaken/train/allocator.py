@@ -6,9 +6,9 @@ serves blocks above its mmap threshold (32 MiB at most) with fresh pages from ``
 returns them to the system on ``free``, so every step faults those pages in and zeroes them
 again: at the 70m shape ~100,000 page faults and 0.16-0.2 s of kernel time in a 0.6 s step.
 Inside :func:`retained_heap` every block comes from the heap and freed memory stays there for
-the next step (no faults). The process holds its peak heap while the run lasts; the settings
-are restored after it and the free heap is returned to the system. Elsewhere than glibc
-(macOS, musl) it does nothing.
+the next step (no faults). The process holds its peak heap while the run lasts; after it the
+free heap is returned to the system and glibc gets the thresholds its own adaptation would
+have reached by then. Elsewhere than glibc (macOS, musl) it does nothing.
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ from collections.abc import Iterator
 
 __all__ = ["retained_heap"]
 
-# mallopt parameters and their defaults (glibc's malloc.h and mallopt(3))
-M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
-DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_MAX = 128 * 1024, 65536
+# mallopt parameters (glibc's malloc.h and mallopt(3))
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
 NEVER_TRIM = 2**31 - 1
+# Restored after a run: what glibc's own dynamic thresholds reach in a process that has freed
+# blocks of 32 MiB or more (any training run), since a mallopt call switches them off for good.
+ADAPTED_MMAP_THRESHOLD = 32 * 2**20
+ADAPTED_TRIM_THRESHOLD = 2 * ADAPTED_MMAP_THRESHOLD
+DEFAULT_MMAP_MAX = 65536
 
 _lock = threading.Lock()
 _active = 0  # nested or concurrent runs in one process: the last one out restores
@@ -71,5 +75,6 @@ def retained_heap(enabled: bool = True) -> Iterator[bool]:
             _active -= 1
             if _active == 0:
                 libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
-                libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+                libc.mallopt(M_MMAP_THRESHOLD, ADAPTED_MMAP_THRESHOLD)
+                libc.mallopt(M_TRIM_THRESHOLD, ADAPTED_TRIM_THRESHOLD)
                 libc.malloc_trim(0)
