@@ -35,6 +35,7 @@ class BackgroundWriter:
     def __init__(self, depth: int = 2) -> None:
         self.depth = depth
         self._error: BaseException | None = None
+        self._failed = False  # stays set once the training thread has taken the error
         self._jobs: queue.Queue[Any] = queue.Queue(maxsize=max(depth, 1))
         self._thread: threading.Thread | None = None
         if depth > 0:
@@ -47,11 +48,12 @@ class BackgroundWriter:
             try:
                 if job is _STOP:
                     return
-                if self._error is None:  # after a failure, later jobs would write past it
+                if not self._failed:  # after a failure, later jobs would write past it
                     function, args, kwargs = job
                     function(*args, **kwargs)
             except BaseException as error:  # handed to the training thread
                 self._error = error
+                self._failed = True
             finally:
                 self._jobs.task_done()
 
