@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import sys
 import threading
 from collections.abc import Iterator
@@ -36,8 +37,11 @@ _active = 0  # nested or concurrent runs in one process: the last one out restor
 
 
 def _glibc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
+    return _load_glibc() if sys.platform.startswith("linux") else None
+
+
+@functools.cache  # find_library runs ldconfig: once per process, not once per run
+def _load_glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
