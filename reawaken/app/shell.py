@@ -155,14 +155,32 @@ class App(Viewer):
         # Without a running loop in this thread, nothing here writes to sockets.
         with contextlib.suppress(RuntimeError):
             retrieve_closed_socket_writes(asyncio.get_running_loop())
-        if pn.state.location is not None:
-            pn.state.location.sync(self, {"page": "page"})
+        self._follow_url()
         # In the background: the check is a few file stats and must not spin the busy
         # indicator every few seconds; plots that change after it show it as usual.
         refresh = PeriodicCallback(
             callback=self.state.refresh, period=int(self.refresh_seconds * 1000), background=True
         )
         refresh.start()
+
+    def _follow_url(self) -> None:
+        """Open the page named in the URL (``?page=``); keep the URL on the open tab.
+
+        The browser rewrites its own address when a tab is chosen: Panel's ``Location``
+        sync would send the address back to the server, and its busy indicator would
+        then spin for half a second after every tab switch, with nothing to do.
+        """
+        asked = pn.state.session_args.get("page", [b""])[0].decode(errors="replace")
+        if asked in PAGES:
+            self.page = asked
+        self.tabs.jscallback(
+            active="""
+            const url = new URL(window.location.href);
+            url.searchParams.set("page", pages[cb_obj.active]);
+            window.history.replaceState(window.history.state, "", url);
+            """,
+            args={"pages": list(PAGES)},
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.tabs

@@ -433,3 +433,19 @@ def test_a_running_run_advances_without_reloading_the_page(page, server, tmp_pat
     )
     assert "100" in page.locator(".tabulator-row", has_text="running").first.inner_text()
     page.screenshot(path=tmp_path / "runs-refreshed.png", full_page=True)
+
+
+def test_the_address_follows_the_open_tab_and_reopens_it(page, server):
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda data: sent.append(str(data))))
+    open_page(page, server, "runs", ready=".tabulator-row")
+    page.locator(".bk-tab", has_text="Weights").click()
+    page.wait_for_function("() => window.location.search === '?page=weights'")
+    wait_for_state(page, "s.plots >= 1")
+    page.wait_for_timeout(2000)
+    # The browser rewrites its address itself: were it sent back, the server would take it
+    # as a second job and its busy indicator would turn for half a second more.
+    assert not [frame for frame in sent if '"attr":"href"' in frame]
+    page.reload()
+    page.wait_for_selector(".bk-tab.bk-active")
+    assert page.locator(".bk-tab.bk-active").inner_text().strip() == "Weights"

@@ -98,7 +98,7 @@ class RunsPage(Viewer):
                     "legend": True,
                     "legendAlign": "right",
                 },
-                "RS": NumberFormatter(format="0.000", nan_format="–", text_align="right"),
+                "RS": NumberFormatter(format="0.000", nan_format="–"),
                 "message": {"type": "textarea"},
             },
             text_align=dict.fromkeys(NUMBERS, "right"),
