@@ -10,4 +10,4 @@ from reawaken.app.shell import App, runs_folder
 
 pn.extension("tabulator", sizing_mode="stretch_width")
 
-App(runs_dir=str(runs_folder())).template().servable(title="reawaken")
+App(runs_dir=str(runs_folder())).servable_page().servable(title="reawaken")

@@ -58,7 +58,7 @@ PAGE_STATE = """() => {
   };
   let models = 0;
   for (const doc of (window.Bokeh ? Bokeh.documents : [])) models += doc.all_models.size;
-  const busy = all('.pn-busy-container .loader').some((e) => e.classList.contains('spin'));
+  const busy = all('.loader').some((e) => e.classList.contains('spin'));
   return {models, canvases: all('canvas').length, busy, text: document.body.innerText.length};
 }"""
 

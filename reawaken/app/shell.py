@@ -31,11 +31,14 @@ from reawaken.app.pages import (
 )
 from reawaken.app.state import AppState
 
-__all__ = ["PAGES", "REFRESH_ENV", "App", "runs_folder"]
+__all__ = ["PAGES", "REFRESH_ENV", "App", "busy_indicator", "runs_folder"]
 
 logger = logging.getLogger(__name__)
 PAGES = ("runs", "recovery", "representations", "weights", "mechanism", "sweep")
 REFRESH_ENV = "REAWAKEN_REFRESH_S"
+TITLE_BAR_COLOR = "#0072b5"
+#: The busy indicator turns at least this long, so a short job is still seen (Panel: 500 ms).
+BUSY_AT_LEAST_MS = 100
 #: One warm-up at a time per server: a second session finds the results cached.
 _WARMING = threading.Lock()
 #: The folder's fingerprint at the end of its last warm-up: unchanged folders are not re-walked.
@@ -185,18 +188,50 @@ class App(Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return self.tabs
 
-    def template(self) -> pn.template.BaseTemplate:
-        """The app in Panel's template, ready to ``.servable()``; starts warming the caches.
+    def servable_page(self) -> pn.viewable.Viewable:
+        """The whole browser page, ready to ``.servable()``; starts warming the caches.
 
+        A title bar with the busy indicator, the paper's reference, then the tabs. No Panel
+        template: the Bootstrap one gives every component Bootstrap's style sheets, and the
+        browser then spent ~0.2 s more laying out a page of eight plots (`bench_app.py`).
         ``panel serve --warm`` builds it once before the first visitor: the warm-up starts then.
         """
         self.start()
         threading.Thread(target=self.warm, name="reawaken-warm", daemon=True).start()
-        header = (
+        bar = pn.Row(
+            pn.pane.HTML(
+                '<span style="font-size: 1.5em; color: white">reawaken</span>',
+                margin=(8, 16),
+            ),
+            pn.layout.HSpacer(),
+            busy_indicator(),
+            styles={"background": TITLE_BAR_COLOR},
+            sizing_mode="stretch_width",
+            margin=0,
+        )
+        reference = (
             "Anticipatory recovery in cyclic fine-tuning "
             "([Yang et al. 2024](https://arxiv.org/abs/2403.09613))"
         )
-        # Bootstrap needs no web fonts: the app works on machines without internet access.
-        return pn.template.BootstrapTemplate(
-            title="reawaken", main=[pn.pane.Markdown(header), self.tabs], collapsed_sidebar=True
+        return pn.Column(
+            bar, pn.pane.Markdown(reference), self.tabs, sizing_mode="stretch_width", margin=0
         )
+
+
+def busy_indicator() -> pn.indicators.LoadingSpinner:
+    """A spinner that turns while the server works (Panel's busy state is the server's).
+
+    One per browser tab, unlinked when the tab closes: Panel clears the watchers of every
+    object shown in a closed tab, so a spinner shared by all tabs would stop turning after
+    the first one closed.
+    """
+    # Panel keeps a spinner turning for at least 0.5 s: after the 5 ms the server takes to
+    # note the browser's details on a page load, it turned for half a second with nothing to do.
+    spinner = pn.indicators.LoadingSpinner(
+        value=pn.state.busy, width=24, height=24, margin=(10, 16), throttle=BUSY_AT_LEAST_MS
+    )
+    watcher = pn.state.param.watch(lambda event: setattr(spinner, "value", event.new), "busy")
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        doc.on_session_destroyed(lambda context: pn.state.param.unwatch(watcher))
+    return spinner

@@ -228,7 +228,7 @@ HALF = T * M * E // 2  # completed steps of the running store (app_stores)
 SPIN_WATCH = """() => {
   window.__spins = 0;
   const find = (root) => {
-    const hit = root.querySelector('.pn-busy-container .loader');
+    const hit = root.querySelector('.loader');
     if (hit) return hit;
     for (const e of root.querySelectorAll('*')) {
       if (e.shadowRoot) { const inner = find(e.shadowRoot); if (inner) return inner; }
@@ -439,6 +439,8 @@ def test_the_address_follows_the_open_tab_and_reopens_it(page, server):
     sent: list[str] = []
     page.on("websocket", lambda ws: ws.on("framesent", lambda data: sent.append(str(data))))
     open_page(page, server, "runs", ready=".tabulator-row")
+    page.wait_for_timeout(1000)
+    page.evaluate(SPIN_WATCH)
     page.locator(".bk-tab", has_text="Weights").click()
     page.wait_for_function("() => window.location.search === '?page=weights'")
     wait_for_state(page, "s.plots >= 1")
@@ -446,6 +448,7 @@ def test_the_address_follows_the_open_tab_and_reopens_it(page, server):
     # The browser rewrites its address itself: were it sent back, the server would take it
     # as a second job and its busy indicator would turn for half a second more.
     assert not [frame for frame in sent if '"attr":"href"' in frame]
+    assert page.evaluate("() => window.__spins") == 1  # drawing the page, once
     page.reload()
     page.wait_for_selector(".bk-tab.bk-active")
     assert page.locator(".bk-tab.bk-active").inner_text().strip() == "Weights"
