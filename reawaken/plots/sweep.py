@@ -46,6 +46,9 @@ def sweep_scores(
     >>> bars = sweep_scores(ci, "lr").traverse(lambda e: e, [hv.ErrorBars])[0]
     >>> bars.dimension_values(2).round(2).tolist()  # mean - lower
     [0.1, 0.2]
+    >>> by_order = ci.assign_coords(lr=["cyclic", "shuffled"]).rename(lr="order")
+    >>> [type(e).__name__ for e in sweep_scores(by_order, "order")]  # no line across categories
+    ['ErrorBars', 'Scatter']
     """
     groups = (
         {f"{lines}={v}": intervals.sel({lines: v}) for v in intervals[lines].values}
@@ -74,11 +77,16 @@ def sweep_scores(
             )
         )
         table = {x: xs, "score": mean, "runs": count}
-        curve = hv.Curve(table, kdims=[x_dim], vdims=[y_dim, "runs"], label=label or ylabel)
-        layers.append(curve_style(curve, hues[label]))
+        # A line joins values with an order between them (model size, lr), not categories.
+        named = label or ylabel
+        if numeric:
+            curve = hv.Curve(table, kdims=[x_dim], vdims=[y_dim, "runs"], label=named)
+            layers.append(curve_style(curve, hues[label]))
         layers.append(
             styled(
-                hv.Scatter(table, kdims=[x_dim], vdims=[y_dim, "runs"]),
+                hv.Scatter(
+                    table, kdims=[x_dim], vdims=[y_dim, "runs"], label="" if numeric else named
+                ),
                 common={"color": hues[label]},
                 bokeh={"size": 7},
                 matplotlib={"s": 16},

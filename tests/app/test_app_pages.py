@@ -432,6 +432,30 @@ def test_sweep_page_draws_rs_against_a_config_value_with_an_interval_over_seeds(
     assert len(elements(overlay, hv.Curve)) == 3
 
 
+def test_sweep_page_first_shows_a_value_that_differs_and_its_widget_says_so(tmp_path):
+    from app_stores import write
+
+    from reawaken.app.pages import SweepPage
+
+    runs = tmp_path / "sweep"
+    runs.mkdir()
+    for lr in (1e-3, 1e-4):  # every run has the same model: lr is what differs
+        write(make_run(config={"optimizer.lr": lr}), runs / f"lr{lr}.zarr")
+    page = SweepPage(state=state_for(runs))
+    assert page.x == "model"  # before the runs are read
+    layout = page.__panel__()
+    assert page.x == "optimizer_lr" and page._x.value == "optimizer_lr"
+    assert "optimizer_lr" in page._x.options and "model" in page._x.options
+    (overlay,) = figures(page.view())
+    assert (
+        "against optimizer_lr" in hv.Store.lookup_options("bokeh", overlay, "plot").kwargs["title"]
+    )
+    page._x.value = "model"  # the reader's choice stays, though all runs share it
+    assert page.x == "model"
+    page._runs_changed()
+    assert page.x == "model" and layout is not None
+
+
 def test_beyond_four_runs_only_the_first_card_is_drawn_until_the_others_are_opened(runs_folder):
     four = RecoveryPage(state=state_for(runs_folder, "alpha", "beta", "nosnap", "running"))
     assert [card.collapsed for card in four.per_run().objects] == [False] * 4

@@ -81,26 +81,33 @@ class SweepPage(Viewer):
         return sweep_scores(self.state.runs_dir, paths) if paths else None
 
     def _keys_from(self, scores: xr.DataArray | None) -> None:
-        """Offer the config keys and presentations of the runs as choices."""
+        """Offer the config keys and presentations of the runs as choices (in the widgets too).
+
+        At first a value that differs between the runs is on the x-axis (keys put those
+        first); later the reader's choice stays while it exists.
+        """
         keys = config_keys(scores) if scores is not None else ["model"]
-        with param.parameterized.discard_events(self):
-            self.param.x.objects = keys
-            self.param.lines.objects = [_NONE, *keys]
-            # At first, show a value that differs between the runs (keys put those first).
-            fixed = (
-                scores is not None
-                and not self._shown
-                and self.x in keys
-                and len(set(scores[self.x].values.tolist())) < 2
-            )
-            if self.x not in keys or fixed:
-                self.x = keys[0]
-            self._shown = self._shown or scores is not None
-            if self.lines not in self.param.lines.objects:
-                self.lines = _NONE
+        self.param.x.objects = keys
+        self.param.lines.objects = [_NONE, *keys]
+        fixed = (
+            scores is not None
+            and not self._shown
+            and self.x in keys
+            and len(set(scores[self.x].values.tolist())) < 2
+        )
+        self._shown = self._shown or scores is not None
+        self.param.update(
+            x=keys[0] if self.x not in keys or fixed else self.x,
+            lines=self.lines if self.lines in self.param.lines.objects else _NONE,
+        )
         if scores is not None:
             options = {"last": -1} | {str(int(n)): int(n) for n in scores["presentation"].values}
             self._n.options = options
+
+    @param.depends("state.runs", "state.version", watch=True)
+    def _runs_changed(self) -> None:
+        if self._shown:
+            self._keys_from(self._scores())
 
     @param.depends("state.runs", "state.version", "x", "lines", "presentation")
     @guarded("Sweep")
@@ -111,7 +118,8 @@ class SweepPage(Viewer):
             return message(
                 "The sweep page compares two or more readable runs in the folder.", "info"
             )
-        self._keys_from(scores)
+        if self.x not in scores.coords:  # runs changed: the choices follow (and redraw)
+            return message(f"No run has a config value '{self.x}'.", "info")
         n = int(scores["presentation"].values[-1]) if self.presentation < 0 else self.presentation
         keys = [self.x] if self.lines in (_NONE, self.x) else [self.x, self.lines]
         intervals = analysis.interval_by(scores.sel(presentation=n), keys)
@@ -128,5 +136,6 @@ class SweepPage(Viewer):
         return pn.Column(note, figure(overlay, export=("sweep", stem)), sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
+        self._keys_from(self._scores())
         controls = pn.Row(self._x, self._lines, self._n, sizing_mode="stretch_width")
         return pn.Column(controls, lazy(self.view), sizing_mode="stretch_width")
