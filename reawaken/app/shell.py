@@ -34,7 +34,9 @@ from reawaken.app.state import AppState
 __all__ = ["PAGES", "REFRESH_ENV", "App", "busy_indicator", "runs_folder"]
 
 logger = logging.getLogger(__name__)
-PAGES = ("runs", "recovery", "representations", "weights", "mechanism", "sweep")
+PAGE_TYPES = (RunsPage, RecoveryPage, RepresentationsPage, WeightsPage, MechanismPage, SweepPage)
+#: The tabs, in order; ``?page=`` in the address opens one.
+PAGES = tuple(page_type.NAME for page_type in PAGE_TYPES)
 REFRESH_ENV = "REAWAKEN_REFRESH_S"
 TITLE_BAR_COLOR = "#0072b5"
 #: The busy indicator turns at least this long, so a short job is still seen (Panel: 500 ms).
@@ -105,14 +107,7 @@ class App(Viewer):
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
         self.state = AppState(runs_dir=str(Path(self.runs_dir).resolve()))
-        self.pages = {
-            "runs": RunsPage(state=self.state),
-            "recovery": RecoveryPage(state=self.state),
-            "representations": RepresentationsPage(state=self.state),
-            "weights": WeightsPage(state=self.state),
-            "mechanism": MechanismPage(state=self.state),
-            "sweep": SweepPage(state=self.state),
-        }
+        self.pages = {page_type.NAME: page_type(state=self.state) for page_type in PAGE_TYPES}
         # Each page's layout is made when its tab is first shown, then kept: a session that
         # opens one page does not build the widgets of the other five.
         self.tabs = pn.Tabs(
@@ -121,8 +116,13 @@ class App(Viewer):
             sizing_mode="stretch_width",
         )
         self.tabs.active = PAGES.index(self.page)
+        self.state.page = self.page  # pages in hidden tabs wait until they are opened
         self.tabs.param.watch(lambda event: setattr(self, "page", PAGES[event.new]), "active")
-        self.param.watch(lambda event: setattr(self.tabs, "active", PAGES.index(event.new)), "page")
+        self.param.watch(self._opened, "page")
+
+    def _opened(self, event: param.parameterized.Event) -> None:
+        self.tabs.active = PAGES.index(event.new)
+        self.state.page = event.new
 
     def warm(self) -> None:
         """Compute every readable run's results for the pages' current options, run by run.

@@ -37,6 +37,11 @@ class AppState(param.Parameterized):
         default=-1, doc="step of the snapshot shown (each run's last at or before it); -1 = latest"
     )
     version = param.Integer(default=0, doc="bumped when a selected run gains data")
+    page = param.String(
+        default=None,
+        allow_None=True,
+        doc="the page open in the browser tab (None outside the app: every page counts as open)",
+    )
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)

@@ -377,6 +377,20 @@ def test_app_opens_on_the_first_readable_run_and_keeps_the_page_in_sync(runs_fol
     assert app.page == "recovery"
 
 
+def test_a_page_in_a_hidden_tab_draws_nothing_until_it_is_opened_again(runs_folder):
+    app = App(runs_dir=str(runs_folder), page="weights")
+    app.tabs.get_root()  # the browser shows Weights: its plots are drawn
+    shown = app.tabs.objects[3]
+    app.tabs.active = 0  # back on the Runs page, two more runs are ticked
+    app.state.selected = ["alpha", "beta"]
+    app.state.selected = ["alpha", "beta", "nosnap"]
+    (pane,) = [p for p in shown.select(pn.param.ParamMethod) if p.object.__name__ == "per_run"]
+    assert len(pane._inner_layout[0].objects) == 1  # still alpha's card alone: nothing redrawn
+    app.page = "weights"  # opened: drawn once, with the runs ticked meanwhile
+    cards = pane._inner_layout[0].objects
+    assert [card.title.split(":")[0] for card in cards] == ["alpha", "beta", "nosnap"]
+
+
 def test_an_empty_runs_folder_gives_an_empty_table_and_hints(tmp_path):
     app = App(runs_dir=str(tmp_path))
     assert app.state.selected == []

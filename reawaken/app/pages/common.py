@@ -15,6 +15,7 @@ from typing import Any, ParamSpec
 
 import holoviews as hv
 import panel as pn
+import param
 
 from reawaken.errors import ReawakenError
 from reawaken.plots.export import figure_bytes, paper_figure
@@ -213,6 +214,52 @@ def cards_of_selected_runs(
     return pn.Column(*cards, sizing_mode="stretch_width")
 
 
+class _WhileOpen(pn.param.ParamMethod):
+    """A page's view method, drawn when its page is first opened; afterwards redrawn on a
+    change only while the page is open (``state.page``). A change while the page sits in a
+    hidden tab is drawn when the page is opened again, once, however many changes came.
+    """
+
+    def __init__(self, method: Callable[..., Any]) -> None:
+        super().__init__(method, lazy=True, sizing_mode="stretch_width")
+        self._page = method.__self__
+        self._drawn = self._missed = False
+        self._page.state.param.watch(self._page_opened, "page")
+
+    def _is_open(self) -> bool:
+        return self._page.state.page in (None, self._page.NAME)
+
+    def eval(self, function: Callable[..., Any]) -> Any:
+        # The first time it is asked (the page is being drawn: Panel's tabs draw the chosen
+        # tab before the app hears which page it is) it is drawn.
+        if self._drawn and not self._is_open():
+            self._missed = True
+            raise param.Skip  # Panel keeps what is drawn
+        self._drawn, self._missed = True, False
+        return super().eval(function)
+
+    def _page_opened(self, event: param.parameterized.Event) -> None:
+        if self._missed and self._is_open():
+            self.param.trigger("object")
+
+
 def lazy(method: Callable[..., Any]) -> pn.param.ParamMethod:
-    """A pane for a view method, evaluated only when shown (pages in hidden tabs cost nothing)."""
-    return pn.param.ParamMethod(method, lazy=True, sizing_mode="stretch_width")
+    """A pane for a page's view method, evaluated only when its page is open: pages in hidden
+    tabs cost nothing, before their first visit and after it (e.g. while runs are ticked on
+    the Runs page).
+
+    Examples
+    --------
+    >>> from reawaken.app.pages import RecoveryPage
+    >>> from reawaken.app.state import AppState
+    >>> page = RecoveryPage(state=AppState(runs_dir="/nonexistent", page="runs"))
+    >>> pane = lazy(page.per_run)
+    >>> _ = pane.get_root()  # drawn although hidden: e.g. in a notebook
+    >>> page.state.selected = ["a"]  # hidden: not redrawn ...
+    >>> pane._missed, page.state.page
+    (True, 'runs')
+    >>> page.state.page = "recovery"  # ... until the page is opened
+    >>> pane._missed
+    False
+    """
+    return _WhileOpen(method)

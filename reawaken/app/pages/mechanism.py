@@ -6,6 +6,8 @@ Each view is drawn from probes the run stored (``grad_sketch``; ``weight_sketch`
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import panel as pn
 import param
 from panel.viewable import Viewer
@@ -36,6 +38,8 @@ class MechanismPage(Viewer):
     0
     """
 
+    #: The page's name in the app's tabs and address (``?page=mechanism``).
+    NAME: ClassVar[str] = "mechanism"
     state = param.ClassSelector(class_=AppState, doc="the app's shared selection")
 
     def __init__(self, **params: object) -> None:

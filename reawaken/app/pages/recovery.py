@@ -7,6 +7,8 @@ the app's cache and ``reawaken.plots``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import holoviews as hv
 import panel as pn
 import param
@@ -46,6 +48,8 @@ class RecoveryPage(Viewer):
     'trained document'
     """
 
+    #: The page's name in the app's tabs and address (``?page=recovery``).
+    NAME: ClassVar[str] = "recovery"
     state = param.ClassSelector(class_=AppState, doc="the app's shared selection")
     ragged = param.Boolean(
         default=False, doc="average aligned curves where only some documents have data"

@@ -8,7 +8,7 @@ the plane of their top two principal components at that snapshot (paper Fig. 11)
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import panel as pn
 import param
@@ -47,6 +47,8 @@ class RepresentationsPage(Viewer):
     'cosine'
     """
 
+    #: The page's name in the app's tabs and address (``?page=representations``).
+    NAME: ClassVar[str] = "representations"
     state = param.ClassSelector(class_=AppState, doc="the app's shared selection")
     method = param.Selector(default="cosine", objects=["cosine", "cka"], doc="similarity measure")
 

@@ -7,6 +7,7 @@ state re-lists the folder, so a running run's progress bar advances by itself.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import pandas as pd
 import panel as pn
@@ -80,6 +81,8 @@ class RunsPage(Viewer):
     0
     """
 
+    #: The page's name in the app's tabs and address (``?page=runs``).
+    NAME: ClassVar[str] = "runs"
     state = param.ClassSelector(class_=AppState, doc="the app's shared selection")
 
     def __init__(self, **params: object) -> None:

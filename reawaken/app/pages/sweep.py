@@ -7,6 +7,8 @@ seeds), with a 95% Student-t interval, and drawn against that value.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import panel as pn
 import param
 import xarray as xr
@@ -48,6 +50,8 @@ class SweepPage(Viewer):
     ('model', -1)
     """
 
+    #: The page's name in the app's tabs and address (``?page=sweep``).
+    NAME: ClassVar[str] = "sweep"
     state = param.ClassSelector(class_=AppState, doc="the app's shared selection")
     # The choices come from the runs, read when the page is first drawn.
     x = param.Selector(

@@ -6,6 +6,8 @@ epoch and trained document. With 3 components the three pairs are drawn side by 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import panel as pn
 import param
 import xarray as xr
@@ -36,6 +38,8 @@ class WeightsPage(Viewer):
     (2, 'epoch')
     """
 
+    #: The page's name in the app's tabs and address (``?page=weights``).
+    NAME: ClassVar[str] = "weights"
     state = param.ClassSelector(class_=AppState, doc="the app's shared selection")
     n_components = param.Selector(
         default=2, objects={"2 components": 2, "3 components": 3}, doc="components drawn"
