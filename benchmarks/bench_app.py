@@ -40,7 +40,7 @@ from reawaken.testing import synthetic_config, synthetic_run
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-PAGES = ("runs", "recovery", "representations", "weights", "sweep")
+PAGES = ("runs", "recovery", "representations", "weights", "mechanism", "sweep")
 T, M, E = 25, 10, 5
 HIDDEN, SKETCH = 64, 64
 QUIET_S = 1.0

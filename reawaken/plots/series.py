@@ -19,7 +19,7 @@ import numpy as np
 from bokeh.models import FixedTicker, HoverTool, Legend, LegendItem, Range1d
 from bokeh.plotting import figure
 
-__all__ = ["MANY_SERIES", "many_series_figure"]
+__all__ = ["MANY_SERIES", "many_series_figure", "series_panels"]
 
 #: From this many curves in one overlay, the browser view is drawn by :func:`many_series_figure`.
 MANY_SERIES = 6
@@ -187,3 +187,35 @@ def many_series_figure(obj: Any, *, height: int = 320, at_least: int = MANY_SERI
             legend.location = str(plot.get("legend_position", "top_right"))
             fig.add_layout(legend)
     return fig
+
+
+def series_panels(obj: Any, *, height: int = 320) -> list[Any] | None:
+    """One Bokeh figure per panel of a Layout of curves (each a Curve or an overlay of
+    curves), to be shown side by side; None if ``obj`` is not such a Layout.
+
+    A lone curve keeps its own title and axis labels. HoloViews would draw the panels as
+    one grid of fixed-size plots, which a card of the app squeezed to nothing.
+
+    Examples
+    --------
+    >>> from reawaken.plots.style import styled
+    >>> left = styled(hv.Curve([1, 2, 3]), bokeh={"title": "left"})
+    >>> figs = series_panels(hv.Layout([left, hv.Curve([3, 2, 1])]))
+    >>> [fig.title.text for fig in figs]
+    ['left', '']
+    >>> series_panels(hv.Layout([hv.Image(np.zeros((2, 2)))])) is None
+    True
+    """
+    if not isinstance(obj, hv.Layout):
+        return None
+    figures = []
+    for item in obj:
+        if type(item) in _KINDS:
+            plot = _options(item, "plot")
+            labels = {key: plot[key] for key in ("title", "xlabel", "ylabel") if key in plot}
+            item = hv.Overlay([item]).opts(backend="bokeh", **labels)
+        drawn = many_series_figure(item, height=height, at_least=1)
+        if drawn is None:
+            return None
+        figures.append(drawn)
+    return figures

@@ -496,13 +496,15 @@ def test_mechanism_page_draws_residual_similarity_and_update_sizes_from_the_stor
     page.doc_choice.value = 1
     view = page.per_run()
     ds = open_run(runs_folder / "alpha.zarr")
-    shown = figures(view)
     residual = analysis.weight_residual_similarity(ds)
     (heat,) = grids(view)
     np.testing.assert_allclose(grid_values(heat), residual.values, equal_nan=True)
-    layout = next(f for f in shown if isinstance(f, hv.Layout))
+    # The update sizes: two panels side by side, each drawn as its own figure.
+    panels = {fig.title.text: fig for fig in drawn(view) if fig.title.text.startswith("Change")}
+    assert list(panels) == ["Change of doc 1's activation", "Change of the weights"]
     moves = analysis.update_magnitudes(ds, doc=1)["activation_update"].values
-    np.testing.assert_allclose(layout[0].dimension_values(1), moves[np.isfinite(moves)])
+    (activation,) = lines(panels["Change of doc 1's activation"])[1]
+    np.testing.assert_allclose(activation, moves[np.isfinite(moves)])
     # alpha stores no gradient sketches: that view says which key would store them
     assert any("grad_sketch" in text for text in alerts(view))
 

@@ -22,7 +22,7 @@ from reawaken.plots.export import figure_bytes, paper_figure
 from reawaken.plots.grid import grid_figure
 from reawaken.plots.large import for_browser, point_count
 from reawaken.plots.points import points_figure, points_panels
-from reawaken.plots.series import many_series_figure
+from reawaken.plots.series import many_series_figure, series_panels
 from reawaken.plots.style import MAX_POINTS, for_screen
 
 __all__ = [
@@ -72,7 +72,11 @@ def figure(
         # A heatmap (with marks) or coloured points are drawn straight with Bokeh too:
         # ~0.05-0.5 s less each; side-by-side panels of points share the width.
         direct = grid_figure(obj, height=height) or points_figure(obj, height=height)
-        side_by_side = None if direct is not None else points_panels(obj, height=height)
+        side_by_side = (
+            None
+            if direct is not None
+            else points_panels(obj, height=height) or series_panels(obj, height=height)
+        )
     if direct is not None:
         pane = pn.pane.Bokeh(direct, sizing_mode="stretch_width", min_height=height)
     elif side_by_side is not None:
