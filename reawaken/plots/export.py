@@ -78,6 +78,9 @@ PAPER_SIZES: dict[str, dict[str, float]] = {
     "trajectory_pca": {"width": 7.0, "aspect": 2.6},
     "trajectory_pca3d": {"aspect": 1.0},
     "sweep": {"aspect": 1.3},
+    "gradient_similarity": {"aspect": 1.15},
+    "weight_residual_similarity": {"aspect": 1.15},
+    "update_magnitudes": {"width": 7.0, "aspect": 2.6},
 }
 
 
@@ -226,24 +229,23 @@ def _mechanism(runs: Mapping[str, xr.Dataset], docs: Sequence[int]) -> dict[str,
             continue
         if "grad_sketch" in ds:
             similarity = analysis.gradient_similarity(ds)
-            figures[f"gradient_similarity{suffix}"] = for_paper(
-                document_similarity(similarity, method="gradient cosine"), aspect=1.15
+            figures[f"gradient_similarity{suffix}"] = paper_figure(
+                "gradient_similarity", document_similarity(similarity, method="gradient cosine")
             )
         source = next((s for s in ("weight_sketch", "weight") if s in ds), None)
         if source is not None and ds.sizes["snapshot"] >= 3:
             residual = analysis.weight_residual_similarity(ds, source=source)
-            figures[f"weight_residual_similarity{suffix}"] = for_paper(
+            figures[f"weight_residual_similarity{suffix}"] = paper_figure(
+                "weight_residual_similarity",
                 weight_residual_similarity_plot(residual, steps_per_epoch=per_epoch),
-                aspect=1.15,
             )
         if "activation" in ds:
             for doc in docs:
                 source_name = source or "weight_sketch"
                 magnitudes = analysis.update_magnitudes(ds, doc=doc, source=source_name)
-                figures[f"update_magnitudes_doc{doc}{suffix}"] = for_paper(
+                figures[f"update_magnitudes_doc{doc}{suffix}"] = paper_figure(
+                    "update_magnitudes",
                     update_magnitudes_plot(magnitudes, steps_per_epoch=per_epoch),
-                    width=7.0,
-                    aspect=2.6,
                 )
     return figures
 

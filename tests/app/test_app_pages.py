@@ -417,6 +417,24 @@ def test_a_write_to_a_closed_tab_is_logged_without_a_traceback(caplog):
     assert [context["message"] for context in seen] == ["other"]  # other errors still go on
 
 
+def test_mechanism_export_buttons_write_what_reawaken_figures_writes(runs_folder, tmp_path):
+    from reawaken.plots.export import write_figures
+
+    state = state_for(runs_folder, "alpha")
+    page = MechanismPage(state=state)
+    page.doc_choice.value = 1
+    buttons = {b.filename: b for b in page.per_run().select(pn.widgets.FileDownload)}
+    assert "update_magnitudes_doc1_alpha.png" in buttons
+    assert "weight_residual_similarity_alpha.png" in buttons
+    files = write_figures([runs_folder / "alpha.zarr"], tmp_path, what=["mechanism"], docs=[1])
+    for name, written in (
+        ("update_magnitudes_doc1_alpha.png", "update_magnitudes_doc1.png"),
+        ("weight_residual_similarity_alpha.png", "weight_residual_similarity.png"),
+    ):
+        expected = next(f for f in files if f.name == written)
+        assert buttons[name].callback().getvalue() == expected.read_bytes()
+
+
 def test_sweep_page_draws_rs_against_a_config_value_with_an_interval_over_seeds(tmp_path):
     from app_stores import write
 

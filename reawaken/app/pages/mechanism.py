@@ -56,7 +56,10 @@ class MechanismPage(Viewer):
         @guarded(f"Run {name}: gradient similarity")
         def gradients() -> pn.viewable.Viewable:
             similarity = analysed(runs_dir, path, analysis.gradient_similarity)
-            return figure(plots.document_similarity(similarity, method="gradient cosine"))
+            return figure(
+                plots.document_similarity(similarity, method="gradient cosine"),
+                export=("gradient_similarity", f"gradient_similarity_{name}"),
+            )
 
         @guarded(f"Run {name}: weight residuals")
         def residuals() -> pn.viewable.Viewable:
@@ -68,7 +71,8 @@ class MechanismPage(Viewer):
             return figure(
                 plots.weight_residual_similarity_plot(
                     similarity, steps_per_epoch=steps_per_epoch(ds)
-                )
+                ),
+                export=("weight_residual_similarity", f"weight_residual_similarity_{name}"),
             )
 
         @guarded(f"Run {name}: update magnitudes")
@@ -77,7 +81,10 @@ class MechanismPage(Viewer):
             doc = min(self.state.doc, ds.sizes["doc"] - 1)
             source = next((s for s in ("weight_sketch", "weight") if s in ds), "weight_sketch")
             moves = analysed(runs_dir, path, analysis.update_magnitudes, doc=doc, source=source)
-            return figure(plots.update_magnitudes_plot(moves, steps_per_epoch=steps_per_epoch(ds)))
+            return figure(
+                plots.update_magnitudes_plot(moves, steps_per_epoch=steps_per_epoch(ds)),
+                export=("update_magnitudes", f"update_magnitudes_doc{doc}_{name}"),
+            )
 
         return pn.Column(pn.Row(gradients(), residuals()), magnitudes())
 
