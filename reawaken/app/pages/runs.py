@@ -24,13 +24,14 @@ COLUMNS = {
     "name": "run",
     "status": "status",
     "progress": "progress (%)",
+    # Next to the run, not at the far end: the last column stretches to the table's width.
+    "RS": "RS",  # the paper's recovery score at the last epoch (summary's HEADLINE)
     "model": "model",
     "order": "order",  # cyclic, shuffled, ...
     "T": "T",  # documents in the cycle
     "M": "M",  # gradient steps per document
     "E": "E",  # epochs
     "optimizer": "optimiser",
-    "RS": "RS",  # the paper's recovery score at the last epoch (summary's HEADLINE)
     "message": "problem",
 }
 #: Columns of numbers: right-aligned, header and values alike.
