@@ -1,4 +1,4 @@
-"""The app's frame: a template with one tab per page, the shared state, and live refresh.
+"""The app's frame: a title bar, one tab per page, the shared state, and live refresh.
 
 ``App(runs_dir)`` is what ``apps/main.py`` serves. The active tab is kept in the URL
 (``?page=recovery``) so a page can be linked to. A periodic callback re-lists the runs folder,

@@ -56,7 +56,8 @@ def figure(
     """A HoloViews object shown with Bokeh: overlays of runs' curves, heatmaps and coloured
     points (alone or side by side) drawn straight with Bokeh
     (:func:`~reawaken.plots.series.many_series_figure`, :func:`~reawaken.plots.grid.grid_figure`,
-    :func:`~reawaken.plots.points.points_figure`, :func:`~reawaken.plots.points.points_panels`),
+    :func:`~reawaken.plots.points.points_figure`, :func:`~reawaken.plots.points.points_panels`,
+    :func:`~reawaken.plots.series.series_panels`),
     anything else through HoloViews, reduced first if it holds too many points.
 
     With ``export=(kind, stem)`` a button under the plot downloads it as ``<stem>.png``, drawn
@@ -258,7 +259,7 @@ def lazy(method: Callable[..., Any]) -> pn.param.ParamMethod:
     >>> from reawaken.app.state import AppState
     >>> page = RecoveryPage(state=AppState(runs_dir="/nonexistent", page="runs"))
     >>> pane = lazy(page.per_run)
-    >>> _ = pane.get_root()  # drawn although hidden: e.g. in a notebook
+    >>> _ = pane.get_root()  # drawn the first time it is asked, even on a hidden page
     >>> page.state.selected = ["a"]  # hidden: not redrawn ...
     >>> pane._missed, page.state.page
     (True, 'runs')
