@@ -63,6 +63,17 @@ class AppState(param.Parameterized):
         """The store path of the run called ``name``."""
         return Path(self.runs_dir) / f"{name}.zarr"
 
+    def is_open(self, page: str) -> bool:
+        """Whether ``page`` is the page open in the browser tab (any page, outside the app).
+
+        Examples
+        --------
+        >>> state = AppState(runs_dir="/nonexistent", page="runs")
+        >>> state.is_open("runs"), state.is_open("sweep"), AppState(runs_dir="/x").is_open("sweep")
+        (True, False, True)
+        """
+        return self.page in (None, page)
+
     def colors_of(self, names: list[str]) -> dict[str, str]:
         """The colour of each named run (the same on every page)."""
         return self.colors.of(names)

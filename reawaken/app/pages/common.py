@@ -232,7 +232,7 @@ class _WhileOpen(pn.param.ParamMethod):
         self._page.state.param.watch(self._page_opened, "page")
 
     def _is_open(self) -> bool:
-        return self._page.state.page in (None, self._page.NAME)
+        return self._page.state.is_open(self._page.NAME)
 
     def eval(self, function: Callable[..., Any]) -> Any:
         # The first time it is asked (the page is being drawn: Panel's tabs draw the chosen

@@ -108,9 +108,10 @@ class SweepPage(Viewer):
             options = {"last": -1} | {str(int(n)): int(n) for n in scores["presentation"].values}
             self._n.options = options
 
-    @param.depends("state.runs", "state.version", watch=True)
+    @param.depends("state.runs", "state.version", "state.page", watch=True)
     def _runs_changed(self) -> None:
-        if self._shown:
+        # Like the plot, only while the page is open (and when it is opened again).
+        if self._shown and self.state.is_open(self.NAME):
             self._keys_from(self._scores())
 
     @param.depends("state.runs", "state.version", "x", "lines", "presentation")
